@@ -1,0 +1,276 @@
+//! Memory access by a thread (semantics.md §6): protection checks, one-shot guard pages,
+//! auto-commit, and the exception a fault raises. The same page walk serves the calls
+//! that bring pages in "as a thread would" (VirtualAllocCopyEx, LockPages,
+//! Read/WriteProcessMemory).
+
+use std::sync::Arc;
+
+use crate::consts::PAGE_SIZE;
+use crate::error::Exception;
+use crate::flags::{Access, ValidProtection};
+use crate::kernel::{Kernel, Mode, Spaces};
+use crate::layout::{CPU_RESERVED_BASE, KERNEL_BASE, SHARED_HEAP_BASE};
+use crate::phys::Pfn;
+use crate::process::Process;
+use crate::pte::{PageState, Pte, ReserveKind};
+use crate::thread::Thread;
+
+/// What a memory access wants to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessKind {
+    /// Read data.
+    Read,
+    /// Write data.
+    Write,
+    /// Fetch instructions.
+    Execute,
+}
+
+impl AccessKind {
+    fn allowed_by(self, a: Access) -> bool {
+        match self {
+            Self::Read => a.readable(),
+            Self::Write => a.writable(),
+            Self::Execute => a.executable(),
+        }
+    }
+}
+
+/// What touching one page found.
+enum Touch {
+    Frame(Pfn),
+    AutoCommit,
+    Guard,
+    Fault,
+}
+
+/// The protection of a page committed by an auto-commit touch.
+const AUTO_COMMIT_PROT: ValidProtection = ValidProtection {
+    access: Access::ReadWrite,
+    guard: false,
+    nocache: false,
+};
+
+impl Kernel {
+    /// Classifies one page for an access, without changing anything.
+    fn classify(
+        &self,
+        spaces: &mut Spaces,
+        proc: &Arc<Process>,
+        va: u32,
+        kind: AccessKind,
+        mode: Mode,
+    ) -> Touch {
+        let layout = &self.0.layout;
+        if mode == Mode::User
+            && (va >= KERNEL_BASE || (va >= SHARED_HEAP_BASE && kind != AccessKind::Read))
+        {
+            return Touch::Fault;
+        }
+        if layout.is_static(va) {
+            let idx = ((va - KERNEL_BASE) / PAGE_SIZE) as usize;
+            return Touch::Frame(self.0.phys.ram_pfn(idx));
+        }
+        if va >= CPU_RESERVED_BASE {
+            return Touch::Fault;
+        }
+        let owner = self.table_owner(proc, va).pid();
+        let e = spaces.get(owner).table.get(va);
+        match e.state() {
+            PageState::Committed if e.guard() => Touch::Guard,
+            PageState::Committed if kind.allowed_by(e.access()) => Touch::Frame(e.pfn()),
+            PageState::Reserved(ReserveKind::AutoCommit) => Touch::AutoCommit,
+            _ => Touch::Fault,
+        }
+    }
+
+    /// Brings in the pages `[first, first + count pages)` of `proc` for `kind`, as a
+    /// thread in `mode` touching them in order would, all or nothing. On success the
+    /// frames are appended to `out` (auto-commit pages get zeroed read/write frames). On
+    /// failure nothing changes except that a guard page met is consumed, and the
+    /// exception names the faulting address (`start` for the first page).
+    pub(crate) fn touch_pages(
+        &self,
+        spaces: &mut Spaces,
+        proc: &Arc<Process>,
+        start: u32,
+        count: u32,
+        kind: AccessKind,
+        mode: Mode,
+        out: &mut Vec<Pfn>,
+    ) -> Result<(), Exception> {
+        let write = kind == AccessKind::Write;
+        let first = start & !0xFFF;
+        let base = out.len();
+        let mut pending = Vec::new();
+        for i in 0..count {
+            let va64 = u64::from(first) + u64::from(i) * u64::from(PAGE_SIZE);
+            let fault_at = if i == 0 { start } else { va64 as u32 };
+            if va64 > u64::from(u32::MAX) {
+                out.truncate(base);
+                return Err(Exception::access_violation(fault_at, write));
+            }
+            let va = va64 as u32;
+            match self.classify(spaces, proc, va, kind, mode) {
+                Touch::Frame(pfn) => out.push(pfn),
+                Touch::AutoCommit => {
+                    pending.push((out.len(), va, fault_at));
+                    out.push(Pfn(0));
+                }
+                Touch::Guard => {
+                    let owner = self.table_owner(proc, va).pid();
+                    let t = &mut spaces.get(owner).table;
+                    t.set(va, t.get(va).without_guard());
+                    out.truncate(base);
+                    return Err(Exception::access_violation(fault_at, write));
+                }
+                Touch::Fault => {
+                    out.truncate(base);
+                    return Err(Exception::access_violation(fault_at, write));
+                }
+            }
+        }
+        if !pending.is_empty() {
+            let mut frames = Vec::with_capacity(pending.len());
+            if !self.0.phys.alloc(pending.len(), &mut frames) {
+                let at = pending[0].2;
+                out.truncate(base);
+                return Err(Exception::access_violation(at, write));
+            }
+            for (&(slot, va, _), &pfn) in pending.iter().zip(&frames) {
+                let owner = self.table_owner(proc, va).pid();
+                spaces
+                    .get(owner)
+                    .table
+                    .set(va, Pte::committed(pfn, AUTO_COMMIT_PROT, false));
+                out[slot] = pfn;
+            }
+        }
+        Ok(())
+    }
+
+    /// Locks what an access to `[a, a + n)` of `proc` needs: the process's space and, when
+    /// the range reaches the shared heap or above, the kernel's.
+    pub(crate) fn lock_for<'a>(&'a self, proc: &'a Arc<Process>, a: u32, n: u32) -> Spaces<'a> {
+        let last = u64::from(a) + u64::from(n.max(1)) - 1;
+        let owner_first = self.table_owner(proc, a);
+        if last >= u64::from(SHARED_HEAP_BASE) {
+            Spaces::lock(&[owner_first, &self.0.nk])
+        } else {
+            Spaces::lock(&[owner_first])
+        }
+    }
+
+    /// Runs `f` on each host piece of `[a, a + n)` after bringing the pages in; all or
+    /// nothing.
+    pub(crate) fn with_host_range(
+        &self,
+        proc: &Arc<Process>,
+        a: u32,
+        n: usize,
+        kind: AccessKind,
+        mode: Mode,
+        mut f: impl FnMut(usize, *mut u8, usize),
+    ) -> Result<(), Exception> {
+        if n == 0 {
+            return Ok(());
+        }
+        let write = kind == AccessKind::Write;
+        let end = a as u64 + n as u64;
+        let count = ((end - 1) / u64::from(PAGE_SIZE) - u64::from(a) / u64::from(PAGE_SIZE) + 1)
+            .min(u64::from(u32::MAX)) as u32;
+        let mut spaces = self.lock_for(proc, a, n.min(u32::MAX as usize) as u32);
+        let mut frames = Vec::with_capacity(count as usize);
+        self.touch_pages(&mut spaces, proc, a, count, kind, mode, &mut frames)?;
+        let mut done = 0usize;
+        for (i, pfn) in frames.iter().enumerate() {
+            let off = if i == 0 { (a & 0xFFF) as usize } else { 0 };
+            let len = (PAGE_SIZE as usize - off).min(n - done);
+            let page_va = (u64::from(a & !0xFFF) + i as u64 * u64::from(PAGE_SIZE)) as u32;
+            let Some(p) = self.0.phys.host_ptr(*pfn) else {
+                return Err(Exception::access_violation(page_va.max(a), write));
+            };
+            // SAFETY: p points at a whole 4 KiB frame; off + len <= PAGE_SIZE.
+            f(done, unsafe { p.add(off) }, len);
+            done += len;
+        }
+        Ok(())
+    }
+}
+
+impl Thread {
+    fn load<const N: usize>(&self, a: u32, kind: AccessKind) -> Result<[u8; N], Exception> {
+        let mut buf = [0u8; N];
+        self.kernel
+            .with_host_range(&self.active, a, N, kind, self.mode, |done, p, len| {
+                // SAFETY: p is valid for len bytes of a mapped frame and buf has room.
+                unsafe { std::ptr::copy_nonoverlapping(p, buf.as_mut_ptr().add(done), len) };
+            })?;
+        Ok(buf)
+    }
+
+    /// Reads one byte at `a`.
+    pub fn read_u8(&self, a: u32) -> Result<u8, Exception> {
+        Ok(self.load::<1>(a, AccessKind::Read)?[0])
+    }
+
+    /// Reads a little-endian 16-bit value at `a` (may cross a page).
+    pub fn read_u16(&self, a: u32) -> Result<u16, Exception> {
+        Ok(u16::from_le_bytes(self.load::<2>(a, AccessKind::Read)?))
+    }
+
+    /// Reads a little-endian 32-bit value at `a` (may cross a page).
+    pub fn read_u32(&self, a: u32) -> Result<u32, Exception> {
+        Ok(u32::from_le_bytes(self.load::<4>(a, AccessKind::Read)?))
+    }
+
+    /// Reads `buf.len()` bytes at `a`; all or nothing.
+    pub fn read_bytes(&self, a: u32, buf: &mut [u8]) -> Result<(), Exception> {
+        self.kernel.with_host_range(
+            &self.active,
+            a,
+            buf.len(),
+            AccessKind::Read,
+            self.mode,
+            |done, p, len| {
+                // SAFETY: p is valid for len bytes; buf[done..done + len] is in bounds.
+                unsafe { std::ptr::copy_nonoverlapping(p, buf.as_mut_ptr().add(done), len) };
+            },
+        )
+    }
+
+    /// Writes `data` at `a`; all or nothing.
+    pub fn write_bytes(&self, a: u32, data: &[u8]) -> Result<(), Exception> {
+        self.kernel.with_host_range(
+            &self.active,
+            a,
+            data.len(),
+            AccessKind::Write,
+            self.mode,
+            |done, p, len| {
+                // SAFETY: p is valid for len bytes; data[done..done + len] is in bounds.
+                unsafe { std::ptr::copy_nonoverlapping(data.as_ptr().add(done), p, len) };
+            },
+        )
+    }
+
+    /// Writes one byte at `a`.
+    pub fn write_u8(&self, a: u32, v: u8) -> Result<(), Exception> {
+        self.write_bytes(a, &[v])
+    }
+
+    /// Writes a little-endian 16-bit value at `a`.
+    pub fn write_u16(&self, a: u32, v: u16) -> Result<(), Exception> {
+        self.write_bytes(a, &v.to_le_bytes())
+    }
+
+    /// Writes a little-endian 32-bit value at `a`.
+    pub fn write_u32(&self, a: u32, v: u32) -> Result<(), Exception> {
+        self.write_bytes(a, &v.to_le_bytes())
+    }
+
+    /// Fetches an instruction byte at `a`: needs an `EXECUTE_*` protection.
+    pub fn execute(&self, a: u32) -> Result<(), Exception> {
+        self.load::<1>(a, AccessKind::Execute).map(|_| ())
+    }
+}

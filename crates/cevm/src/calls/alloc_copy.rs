@@ -1,0 +1,134 @@
+//! VirtualAllocCopyEx (semantics.md §5.6): reserve a new region in a destination process
+//! and make it an alias of a source process's pages, or of physical pages.
+
+use crate::access::AccessKind;
+use crate::consts::PAGE_SIZE;
+use crate::error::{Error, ErrorCode, Result};
+use crate::flags::{ProcessAccess, Protection};
+use crate::kernel::{Mode, Spaces};
+use crate::layout::USER_BASE;
+use crate::process::Handle;
+use crate::pte::ReserveKind;
+use crate::thread::Thread;
+
+impl Thread {
+    /// `VirtualAllocCopyEx`: reserves `n + (source & 0xFFFF)` bytes in `h_dst`
+    /// (`Handle::NULL`: the kernel) and maps the source's pages there with `prot`.
+    /// Returns the alias of `p`, which keeps the source's low 16 bits; release it with
+    /// `virtual_free_ex(h_dst, result & !0xFFFF, 0, MEM_RELEASE)`.
+    ///
+    /// With `PAGE_PHYSICAL`, `p` is a physical address shifted right by 8. Whole pages are
+    /// aliased, so an unaligned buffer exposes the neighbouring bytes of its first and
+    /// last page (the documented security issue).
+    pub fn virtual_alloc_copy_ex(
+        &mut self,
+        h_src: Handle,
+        h_dst: Handle,
+        p: u32,
+        n: u32,
+        prot: Protection,
+    ) -> Result<u32> {
+        let r = self.alloc_copy(h_src, h_dst, p, n, prot);
+        self.track(r)
+    }
+
+    fn alloc_copy(
+        &self,
+        h_src: Handle,
+        h_dst: Handle,
+        p: u32,
+        n: u32,
+        prot: Protection,
+    ) -> Result<u32> {
+        let k = &self.kernel;
+        // 1. The source handle: valid, kernel mode, PROCESS_VM_OPERATION.
+        let src_proc = self.resolve(
+            h_src,
+            ProcessAccess::VM_OPERATION,
+            Some(ErrorCode::NotSupported),
+        )?;
+        // 2. Size, source value and protection.
+        if (n as i32) <= 0 {
+            return Err(Error::invalid(format!("size 0x{n:X} must be positive")));
+        }
+        if p < USER_BASE {
+            return Err(Error::invalid(format!(
+                "source value 0x{p:08X} is below 0x00010000"
+            )));
+        }
+        let physical = prot.contains(Protection::PHYSICAL);
+        let vp = prot
+            .difference(Protection::PHYSICAL)
+            .validate()
+            .ok_or_else(|| {
+                Error::invalid(format!("protection 0x{:X} is not valid", prot.bits()))
+            })?;
+        // 3. The destination handle: NULL is the kernel.
+        let dst_proc = if h_dst == Handle::NULL {
+            k.0.nk.clone()
+        } else {
+            self.resolve(h_dst, ProcessAccess::VM_OPERATION, None)?
+        };
+        // 4. Offsets and the reservation size.
+        let full: u64 = if physical {
+            u64::from(p) << 8
+        } else {
+            u64::from(p)
+        };
+        let po = (full & 0xFFF) as u32;
+        let bo = (full & 0xFFFF) as u32;
+        let size = n + bo;
+        let pages = (u64::from(n) + u64::from(po)).div_ceil(u64::from(PAGE_SIZE)) as u32;
+        let layout = k.layout();
+        let src_owner = k.table_owner(&src_proc, p);
+        let mut spaces = Spaces::lock(&[&dst_proc, src_owner, &k.0.nk]);
+        if !dst_proc.is_alive() || !src_owner.is_alive() {
+            return Err(Error::bad_handle("the process has been terminated"));
+        }
+        let no_room =
+            || Error::no_memory(format!("no room for 0x{size:X} bytes in the destination"));
+        let base = spaces
+            .get(dst_proc.pid())
+            .find_place(&layout, u64::from(size))
+            .ok_or_else(no_room)?;
+        // 6. The source frames: physical, static, or touched as a thread would.
+        let mut frames = Vec::with_capacity(pages as usize);
+        let found = if physical {
+            k.physical_frames(full & !0xFFF, pages, &mut frames)
+        } else if let Some(pa) = k.static_range(p, n) {
+            k.physical_frames(pa & !0xFFF, pages, &mut frames)
+        } else {
+            let kind = if prot.contains(Protection::READWRITE) {
+                AccessKind::Write
+            } else {
+                AccessKind::Read
+            };
+            k.touch_pages(
+                &mut spaces,
+                &src_proc,
+                p,
+                pages,
+                kind,
+                Mode::Kernel,
+                &mut frames,
+            )
+            .is_ok()
+        };
+        // 8. Any failure from here on reports ERROR_NOT_ENOUGH_MEMORY.
+        if !found {
+            return Err(Error::no_memory(format!(
+                "the source 0x{p:08X}+0x{n:X} cannot be brought in for this protection"
+            )));
+        }
+        // 5, 7, 9. Reserve, map the alias pages after the leading offset, add the record.
+        let space = spaces.get(dst_proc.pid());
+        space.take_place(&layout, base, u64::from(size));
+        space.reserve(base, size, ReserveKind::Plain);
+        if let Some(r) = space.records.get_mut(&base) {
+            r.alias_request = Some((base + bo, n));
+        }
+        k.map_frames(space, base + (bo - po), &frames, vp);
+        // 10. The result keeps the source's low 16 bits.
+        Ok(base + bo)
+    }
+}

@@ -1,0 +1,227 @@
+//! VirtualCopy / VirtualCopyEx (semantics.md §5.5): map existing pages (of a process, or
+//! physical pages) into a reserved range.
+
+use std::sync::Arc;
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::flags::{ProcessAccess, Protection, ValidProtection};
+use crate::kernel::{Kernel, Spaces};
+use crate::layout::{KERNEL_BASE, USER_BASE, page_span};
+use crate::phys::Pfn;
+use crate::process::{Handle, Process};
+use crate::pte::Pte;
+use crate::space::AddressSpace;
+use crate::thread::Thread;
+
+/// Where mapped pages come from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Source {
+    /// Consecutive frames from this physical address.
+    Physical(u64),
+    /// Pages of a process (or the kernel's tables for addresses from the shared heap up).
+    Virtual(u32),
+}
+
+impl Kernel {
+    /// The frames of `count` pages from a physical address or the static mapping, or
+    /// `None` when any of them is neither RAM nor a registered device.
+    pub(crate) fn physical_frames(&self, pa: u64, count: u32, out: &mut Vec<Pfn>) -> bool {
+        let first = pa >> 12;
+        for i in 0..u64::from(count) {
+            let pfn = Pfn(first + i);
+            if pfn.0 > Pfn::MAX || self.phys().kind(pfn).is_none() {
+                return false;
+            }
+            out.push(pfn);
+        }
+        true
+    }
+
+    /// The physical address a kernel static address maps, when `[a, a + n)` lies wholly
+    /// in the static mapping.
+    pub(crate) fn static_range(&self, a: u32, n: u32) -> Option<u64> {
+        let layout = self.layout();
+        let last = u64::from(a) + u64::from(n.max(1)) - 1;
+        (layout.is_static(a) && last < u64::from(layout.static_end))
+            .then(|| self.phys().ram_base() + u64::from(a - KERNEL_BASE))
+    }
+
+    /// Maps `frames` into the reserved pages from `first` with `prot`, taking a reference
+    /// on each RAM frame.
+    pub(crate) fn map_frames(
+        &self,
+        space: &mut AddressSpace,
+        first: u32,
+        frames: &[Pfn],
+        prot: ValidProtection,
+    ) {
+        for (va, &pfn) in AddressSpace::pages(first, frames.len() as u32).zip(frames) {
+            self.phys().add_ref(pfn);
+            space.table.set(va, Pte::committed(pfn, prot, true));
+        }
+    }
+}
+
+impl Thread {
+    /// `VirtualCopy`: maps `n` bytes' pages from `src` to the reserved `dst` in the active
+    /// process. With `PAGE_PHYSICAL`, `src` is a physical address shifted right by 8.
+    pub fn virtual_copy(&mut self, dst: u32, src: u32, n: u32, prot: Protection) -> Result<()> {
+        let r = self
+            .resolve(
+                Handle::CURRENT_PROCESS,
+                ProcessAccess::VM_OPERATION,
+                Some(ErrorCode::NotSupported),
+            )
+            .and_then(|p| self.copy_in(&p, dst, &p.clone(), src, n, prot));
+        self.track(r)
+    }
+
+    /// `VirtualCopyEx`: as [`virtual_copy`](Self::virtual_copy) from process `h_src`
+    /// (`Handle::NULL` means the destination) into process `h_dst`.
+    pub fn virtual_copy_ex(
+        &mut self,
+        h_dst: Handle,
+        dst: u32,
+        h_src: Handle,
+        src: u32,
+        n: u32,
+        prot: Protection,
+    ) -> Result<()> {
+        let r = self
+            .resolve(
+                h_dst,
+                ProcessAccess::VM_OPERATION,
+                Some(ErrorCode::NotSupported),
+            )
+            .and_then(|d| {
+                let s = if h_src == Handle::NULL {
+                    d.clone()
+                } else {
+                    self.resolve(h_src, ProcessAccess::VM_OPERATION, None)?
+                };
+                self.copy_in(&d, dst, &s, src, n, prot)
+            });
+        self.track(r)
+    }
+
+    fn copy_in(
+        &self,
+        dst_proc: &Arc<Process>,
+        dst: u32,
+        src_proc: &Arc<Process>,
+        src: u32,
+        n: u32,
+        prot: Protection,
+    ) -> Result<()> {
+        let physical = prot.contains(Protection::PHYSICAL);
+        let source = if physical {
+            Source::Physical(u64::from(src) << 8)
+        } else {
+            Source::Virtual(src)
+        };
+        let k = &self.kernel;
+        let dst_owner = k.table_owner(dst_proc, dst);
+        let src_owner = k.table_owner(src_proc, src);
+        let mut spaces = Spaces::lock(&[dst_owner, src_owner, &k.0.nk]);
+        if !dst_owner.is_alive() || !src_owner.is_alive() {
+            return Err(Error::bad_handle("the process has been terminated"));
+        }
+        // 2. The destination range inside one record's requested bytes.
+        if spaces
+            .get(dst_owner.pid())
+            .record_holding_bytes(dst, n)
+            .is_none()
+        {
+            return Err(Error::invalid(format!(
+                "destination 0x{dst:08X}+0x{n:X} does not lie inside one reservation"
+            )));
+        }
+        // 3. Destination area, size and protection.
+        if !dst_proc.is_kernel() && !(USER_BASE..KERNEL_BASE).contains(&dst) {
+            return Err(Error::invalid(format!(
+                "destination 0x{dst:08X} is outside 0x00010000-0x7FFFFFFF"
+            )));
+        }
+        if (n as i32) <= 0 {
+            return Err(Error::invalid(format!("size 0x{n:X} must be positive")));
+        }
+        let vp = prot
+            .difference(Protection::PHYSICAL)
+            .validate()
+            .ok_or_else(|| {
+                Error::invalid(format!("protection 0x{:X} is not valid", prot.bits()))
+            })?;
+        self.map_source(&mut spaces, dst_owner, dst, src_proc, source, n, vp)
+    }
+
+    /// Steps 4–7 of VirtualCopy, shared with MmMapIoSpace: offsets, source frames,
+    /// destination pages, then the mapping; nothing changes unless all checks pass.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn map_source(
+        &self,
+        spaces: &mut Spaces,
+        dst_owner: &Arc<Process>,
+        dst: u32,
+        src_proc: &Arc<Process>,
+        source: Source,
+        n: u32,
+        prot: ValidProtection,
+    ) -> Result<()> {
+        let k = &self.kernel;
+        // 4. Page offsets agree.
+        let src_off = match source {
+            Source::Physical(pa) => (pa & 0xFFF) as u32,
+            Source::Virtual(s) => s & 0xFFF,
+        };
+        if dst & 0xFFF != src_off {
+            return Err(Error::invalid(format!(
+                "destination page offset 0x{:X} differs from the source's 0x{src_off:X}",
+                dst & 0xFFF
+            )));
+        }
+        // 5. The source frames.
+        let (first, pages) = page_span(dst, n);
+        let mut frames = Vec::with_capacity(pages as usize);
+        match source {
+            Source::Physical(pa) => {
+                if !k.physical_frames(pa, pages, &mut frames) {
+                    return Err(Error::invalid(format!(
+                        "physical range 0x{pa:X}+0x{n:X} is neither RAM nor a registered device"
+                    )));
+                }
+            }
+            Source::Virtual(s) => {
+                if let Some(pa) = k.static_range(s, n) {
+                    k.physical_frames(pa, pages, &mut frames);
+                } else {
+                    for va in AddressSpace::pages(s & !0xFFF, pages) {
+                        let owner = k.table_owner(src_proc, va).pid();
+                        let e = spaces.get(owner).table.get(va);
+                        if !e.is_committed() || u64::from(va) + 0x1000 > 1 << 32 {
+                            return Err(Error::invalid(format!(
+                                "source page 0x{va:08X} is not committed"
+                            )));
+                        }
+                        frames.push(e.pfn());
+                    }
+                    if u64::from(s & !0xFFF) + u64::from(pages) * 0x1000 > 1 << 32 {
+                        return Err(Error::invalid("source range wraps the address space"));
+                    }
+                }
+            }
+        }
+        // 6. Every destination page reserved and not committed.
+        let space = spaces.get(dst_owner.pid());
+        if AddressSpace::pages(first, pages).any(|va| {
+            let e = space.table.get(va);
+            e.is_free() || e.is_committed()
+        }) {
+            return Err(Error::invalid(format!(
+                "destination 0x{dst:08X}+0x{n:X} holds pages that are not reserved-and-uncommitted"
+            )));
+        }
+        // 7. Map with the requested protection.
+        k.map_frames(space, first, &frames, prot);
+        Ok(())
+    }
+}

@@ -1,0 +1,94 @@
+//! VirtualFree / VirtualFreeEx (semantics.md §5.2).
+
+use std::sync::Arc;
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::flags::{AllocType, ProcessAccess};
+use crate::layout::{MAX_USER_ALLOC, page_span};
+use crate::process::{Handle, Process};
+use crate::pte::Pte;
+use crate::space::AddressSpace;
+use crate::thread::Thread;
+
+impl Thread {
+    /// `VirtualFree`: releases a whole reservation (`MEM_RELEASE`, size 0, `a` its base)
+    /// or decommits pages (`MEM_DECOMMIT`, positive size) of the active process.
+    pub fn virtual_free(&mut self, a: u32, n: u32, t: AllocType) -> Result<()> {
+        let r = self
+            .active_checked()
+            .and_then(|p| self.free_in(&p, a, n, t));
+        self.track(r)
+    }
+
+    /// `VirtualFreeEx`: as [`virtual_free`](Self::virtual_free) in the process `h` names.
+    pub fn virtual_free_ex(&mut self, h: Handle, a: u32, n: u32, t: AllocType) -> Result<()> {
+        let r = self
+            .resolve(h, ProcessAccess::VM_OPERATION, None)
+            .and_then(|p| self.free_in(&p, a, n, t));
+        self.track(r)
+    }
+
+    pub(crate) fn free_in(&self, proc: &Arc<Process>, a: u32, n: u32, t: AllocType) -> Result<()> {
+        // 1. The two accepted forms.
+        let release = t == AllocType::RELEASE && n == 0;
+        let decommit = t == AllocType::DECOMMIT && (n as i32) > 0;
+        if !release && !decommit {
+            return Err(Error::invalid(format!(
+                "free type 0x{:X} with size 0x{n:X}: only MEM_RELEASE with size 0 or \
+                 MEM_DECOMMIT with a positive size is accepted",
+                t.bits()
+            )));
+        }
+        // 2. User mode cannot free above the user allocation area of a process.
+        if self.is_user() && a >= MAX_USER_ALLOC && !proc.is_kernel() {
+            return Err(Error::invalid(format!(
+                "user-mode frees must lie below 0x{MAX_USER_ALLOC:08X}"
+            )));
+        }
+        let owner = self.kernel.table_owner(proc, a);
+        let mut space = owner.space();
+        if !owner.is_alive() {
+            return Err(Error::new(
+                ErrorCode::InvalidHandle,
+                "the process has been terminated",
+            ));
+        }
+        let mut frames = Vec::new();
+        if release {
+            // 3. The exact base of a record; never a reservation with locked pages.
+            let r = *space.records.get(&a).ok_or_else(|| {
+                Error::invalid(format!("0x{a:08X} is not the base of a reservation"))
+            })?;
+            let pages = ((r.page_end() - u64::from(r.base)) / 0x1000) as u32;
+            if space.locked(r.base, pages) {
+                return Err(Error::invalid(format!(
+                    "the reservation at 0x{a:08X} has locked pages"
+                )));
+            }
+            space.unreserve(a, &mut frames);
+        } else {
+            // 4. Decommit inside one record; no locked page.
+            let r = *space.record_holding_bytes(a, n).ok_or_else(|| {
+                Error::invalid(format!(
+                    "0x{a:08X}+0x{n:X} does not lie inside one reservation"
+                ))
+            })?;
+            let (first, pages) = page_span(a, n);
+            if space.locked(first, pages) {
+                return Err(Error::invalid(format!(
+                    "0x{a:08X}+0x{n:X} holds locked pages"
+                )));
+            }
+            for va in AddressSpace::pages(first, pages) {
+                let e = space.table.get(va);
+                if e.is_committed() {
+                    frames.push(e.pfn());
+                    space.table.set(va, Pte::reserved(r.kind));
+                }
+            }
+        }
+        drop(space);
+        self.kernel.phys().release(frames);
+        Ok(())
+    }
+}

@@ -1,0 +1,81 @@
+//! MmMapIoSpace / MmUnmapIoSpace (semantics.md §5.9).
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::flags::{Access, AllocType, ValidProtection};
+use crate::kernel::Spaces;
+use crate::pte::ReserveKind;
+use crate::thread::Thread;
+
+use super::copy::Source;
+
+impl Thread {
+    /// `MmMapIoSpace`: maps `n` bytes of physical memory (RAM or a device) read/write into
+    /// the active process, uncached unless `cached`. Returns the address of `pa` itself.
+    pub fn mm_map_io_space(&mut self, pa: u64, n: u32, cached: bool) -> Result<u32> {
+        let r = self.map_io(pa, n, cached);
+        self.track(r)
+    }
+
+    /// `MmUnmapIoSpace`: releases a mapping made by
+    /// [`mm_map_io_space`](Self::mm_map_io_space).
+    pub fn mm_unmap_io_space(&mut self, p: u32, _n: u32) -> Result<()> {
+        let r = self
+            .active_checked()
+            .and_then(|proc| self.free_in(&proc, p & !0xFFF, 0, AllocType::RELEASE));
+        self.track(r)
+    }
+
+    fn map_io(&self, pa: u64, n: u32, cached: bool) -> Result<u32> {
+        let k = &self.kernel;
+        self.require_kernel(ErrorCode::NotSupported)?;
+        let proc = self.active_checked()?;
+        let off = (pa & 0xFFF) as u32;
+        // The reservation VirtualAlloc would make: n + offset bytes, a positive size.
+        let size = n
+            .checked_add(off)
+            .filter(|&s| (n as i32) > 0 && (s as i32) > 0);
+        let Some(size) = size else {
+            return Err(Error::invalid(format!("size 0x{n:X} must be positive")));
+        };
+        if pa >> 40 != 0 {
+            return Err(Error::invalid(format!(
+                "physical address 0x{pa:X} is beyond 40 bits"
+            )));
+        }
+        let layout = k.layout();
+        let mut spaces = Spaces::lock(&[&proc, &k.0.nk]);
+        if !proc.is_alive() {
+            return Err(Error::bad_handle("the process has been terminated"));
+        }
+        let base = spaces
+            .get(proc.pid())
+            .find_place(&layout, u64::from(size))
+            .ok_or_else(|| Error::no_memory(format!("no room for 0x{size:X} bytes")))?;
+        let prot = ValidProtection {
+            access: Access::ReadWrite,
+            guard: false,
+            nocache: !cached,
+        };
+        // Reserve, then map as VirtualCopy would; undo the reservation if that fails.
+        let space = spaces.get(proc.pid());
+        let saved_cursor = space.cursor;
+        space.take_place(&layout, base, u64::from(size));
+        space.reserve(base, size, ReserveKind::Plain);
+        if let Err(e) = self.map_source(
+            &mut spaces,
+            &proc,
+            base + off,
+            &proc,
+            Source::Physical(pa),
+            n,
+            prot,
+        ) {
+            let space = spaces.get(proc.pid());
+            let mut none = Vec::new();
+            space.unreserve(base, &mut none);
+            space.cursor = saved_cursor;
+            return Err(e);
+        }
+        Ok(base + off)
+    }
+}

@@ -1,0 +1,164 @@
+//! LockPages(Ex) / UnlockPages(Ex) (semantics.md §5.7).
+
+use std::sync::Arc;
+
+use crate::access::AccessKind;
+use crate::error::{Error, ErrorCode, Result};
+use crate::flags::{LockFlags, ProcessAccess};
+use crate::kernel::Mode;
+use crate::layout::{SHARED_HEAP_BASE, USER_BASE, page_floor, page_span};
+use crate::process::{Handle, Process};
+use crate::space::LockRecord;
+use crate::thread::Thread;
+
+impl Thread {
+    /// `LockPages` in the active process: brings every page of `(a, n)` in (for writing
+    /// with `LOCKFLAG_WRITE`) and keeps it committed until unlocked. Returns one physical
+    /// address per page.
+    pub fn lock_pages(&mut self, a: u32, n: u32, flags: LockFlags) -> Result<Vec<u64>> {
+        let r = self
+            .resolve(
+                Handle::CURRENT_PROCESS,
+                ProcessAccess::VM_OPERATION,
+                Some(ErrorCode::NotSupported),
+            )
+            .and_then(|p| self.lock_in(&p, a, n, flags));
+        self.track(r)
+    }
+
+    /// `LockPagesEx`: as [`lock_pages`](Self::lock_pages) in the process `h` names.
+    pub fn lock_pages_ex(
+        &mut self,
+        h: Handle,
+        a: u32,
+        n: u32,
+        flags: LockFlags,
+    ) -> Result<Vec<u64>> {
+        let r = self
+            .resolve(
+                h,
+                ProcessAccess::VM_OPERATION,
+                Some(ErrorCode::NotSupported),
+            )
+            .and_then(|p| self.lock_in(&p, a, n, flags));
+        self.track(r)
+    }
+
+    /// `UnlockPages` in the active process: removes the lock record with exactly this
+    /// page-aligned start and page count.
+    pub fn unlock_pages(&mut self, a: u32, n: u32) -> Result<()> {
+        let r = self
+            .resolve(
+                Handle::CURRENT_PROCESS,
+                ProcessAccess::VM_OPERATION,
+                Some(ErrorCode::NotSupported),
+            )
+            .and_then(|p| self.unlock_in(&p, a, n));
+        self.track(r)
+    }
+
+    /// `UnlockPagesEx`: as [`unlock_pages`](Self::unlock_pages) in the process `h` names.
+    pub fn unlock_pages_ex(&mut self, h: Handle, a: u32, n: u32) -> Result<()> {
+        let r = self
+            .resolve(
+                h,
+                ProcessAccess::VM_OPERATION,
+                Some(ErrorCode::NotSupported),
+            )
+            .and_then(|p| self.unlock_in(&p, a, n));
+        self.track(r)
+    }
+
+    fn check_lock_args(a: u32, n: u32) -> Result<()> {
+        if page_floor(a) < USER_BASE || (n as i32) <= 0 {
+            return Err(Error::invalid(format!(
+                "0x{a:08X}+0x{n:X}: the address must be at least 0x00010000 and the size positive"
+            )));
+        }
+        Ok(())
+    }
+
+    fn lock_in(&self, proc: &Arc<Process>, a: u32, n: u32, flags: LockFlags) -> Result<Vec<u64>> {
+        let k = &self.kernel;
+        // 1. Address, size and flags.
+        Self::check_lock_args(a, n)?;
+        if !LockFlags::all().contains(flags) {
+            return Err(Error::invalid(format!(
+                "lock flags 0x{:X} are not a subset of WRITE|QUERY_ONLY|READ",
+                flags.bits()
+            )));
+        }
+        let (first, pages) = page_span(a, n);
+        // 2. The static mapping: report frames, lock nothing.
+        if k.layout().is_static(a) {
+            let pa = k.static_range(a, n).ok_or_else(|| {
+                Error::invalid(format!(
+                    "0x{a:08X}+0x{n:X} leaves the kernel static mapping"
+                ))
+            })?;
+            let base = pa & !0xFFF;
+            return Ok((0..u64::from(pages)).map(|i| base + i * 0x1000).collect());
+        }
+        let last = u64::from(first) + u64::from(pages) * 0x1000 - 1;
+        if first < SHARED_HEAP_BASE && last >= u64::from(SHARED_HEAP_BASE) {
+            return Err(Error::invalid(format!(
+                "0x{a:08X}+0x{n:X} crosses from process memory into the shared heap"
+            )));
+        }
+        // 3. Bring every page in, all or nothing.
+        let owner = k.table_owner(proc, a);
+        let mut spaces = k.lock_for(proc, a, n);
+        if !owner.is_alive() {
+            return Err(Error::bad_handle("the process has been terminated"));
+        }
+        let kind = if flags.contains(LockFlags::WRITE) {
+            AccessKind::Write
+        } else {
+            AccessKind::Read
+        };
+        let mut frames = Vec::with_capacity(pages as usize);
+        k.touch_pages(&mut spaces, proc, a, pages, kind, Mode::Kernel, &mut frames)
+            .map_err(|e| {
+                Error::no_memory(format!(
+                    "page 0x{:08X} cannot be brought in for locking",
+                    e.address & !0xFFF
+                ))
+            })?;
+        // 4–5. The frames; a lock record unless only queried.
+        if !flags.contains(LockFlags::QUERY_ONLY) {
+            spaces.get(owner.pid()).locks.push(LockRecord {
+                start: first,
+                pages,
+                owner: proc.pid().0,
+            });
+        }
+        Ok(frames.iter().map(|f| f.addr()).collect())
+    }
+
+    fn unlock_in(&self, proc: &Arc<Process>, a: u32, n: u32) -> Result<()> {
+        let k = &self.kernel;
+        Self::check_lock_args(a, n)?;
+        if k.layout().is_static(a) {
+            return k.static_range(a, n).map(|_| ()).ok_or_else(|| {
+                Error::invalid(format!(
+                    "0x{a:08X}+0x{n:X} leaves the kernel static mapping"
+                ))
+            });
+        }
+        // 6. Exactly one existing record.
+        let (first, pages) = page_span(a, n);
+        let owner = k.table_owner(proc, a);
+        let mut space = owner.space();
+        let at = space
+            .locks
+            .iter()
+            .rposition(|l| l.start == first && l.pages == pages && l.owner == proc.pid().0)
+            .ok_or_else(|| {
+                Error::invalid(format!(
+                    "no lock of 0x{pages:X} pages at 0x{first:08X} exists"
+                ))
+            })?;
+        space.locks.remove(at);
+        Ok(())
+    }
+}

@@ -1,0 +1,82 @@
+//! AllocPhysMem / FreePhysMem (semantics.md §5.8).
+
+use crate::error::{Error, Result};
+use crate::flags::{AllocType, Protection};
+use crate::phys::Pfn;
+use crate::pte::ReserveKind;
+use crate::thread::Thread;
+
+impl Thread {
+    /// `AllocPhysMem`: physically contiguous, zeroed RAM whose physical address satisfies
+    /// `(pa & align_mask) == 0`, mapped uncached in the kernel. Returns the virtual and
+    /// the physical address. Only the kernel process in kernel mode may call it.
+    pub fn alloc_phys_mem(
+        &mut self,
+        n: u32,
+        prot: Protection,
+        align_mask: u32,
+        flags: u32,
+    ) -> Result<(u32, u64)> {
+        let r = self.alloc_phys(n, prot, align_mask, flags);
+        self.track(r)
+    }
+
+    /// `FreePhysMem`: releases what [`alloc_phys_mem`](Self::alloc_phys_mem) returned.
+    pub fn free_phys_mem(&mut self, p: u32) -> Result<()> {
+        let r = self
+            .active_checked()
+            .and_then(|proc| self.free_in(&proc, p, 0, AllocType::RELEASE));
+        self.track(r)
+    }
+
+    fn alloc_phys(
+        &self,
+        n: u32,
+        prot: Protection,
+        align_mask: u32,
+        flags: u32,
+    ) -> Result<(u32, u64)> {
+        let k = &self.kernel;
+        if self.is_user() || !self.active.is_kernel() {
+            return Err(Error::invalid(
+                "AllocPhysMem is only available to the kernel process in kernel mode",
+            ));
+        }
+        if (n as i32) <= 0 {
+            return Err(Error::invalid(format!("size 0x{n:X} must be positive")));
+        }
+        let vp = prot.validate().ok_or_else(|| {
+            Error::invalid(format!("protection 0x{:X} is not valid", prot.bits()))
+        })?;
+        if flags != 0 {
+            return Err(Error::invalid(format!("flags 0x{flags:X} must be 0")));
+        }
+        let layout = k.layout();
+        let nk = &k.0.nk;
+        let mut space = nk.space();
+        let base = space.find_place(&layout, u64::from(n)).ok_or_else(|| {
+            Error::no_memory(format!("no room in kernel memory for 0x{n:X} bytes"))
+        })?;
+        let pages = n.div_ceil(0x1000);
+        let first = k
+            .phys()
+            .alloc_contiguous(pages as usize, u64::from(align_mask))
+            .ok_or_else(|| {
+                Error::no_memory(format!(
+                    "no {pages} contiguous free frames with alignment mask 0x{align_mask:X}"
+                ))
+            })?;
+        space.take_place(&layout, base, u64::from(n));
+        space.reserve(base, n, ReserveKind::Plain);
+        let frames: Vec<Pfn> = (0..u64::from(pages)).map(|i| Pfn(first.0 + i)).collect();
+        let prot = crate::flags::ValidProtection {
+            nocache: true,
+            ..vp
+        };
+        k.map_frames(&mut space, base, &frames, prot);
+        // map_frames took a reference on top of the allocation's own.
+        drop(space);
+        k.phys().release(frames);
+        Ok((base, first.addr()))
+    }
+}

@@ -1,0 +1,98 @@
+//! ReadProcessMemory / WriteProcessMemory (semantics.md §5.12): all or nothing.
+
+use std::sync::Arc;
+
+use crate::access::AccessKind;
+use crate::error::{Error, Result};
+use crate::flags::ProcessAccess;
+use crate::kernel::Mode;
+use crate::layout::{user_read_ok, user_write_ok};
+use crate::process::{Handle, Process};
+use crate::thread::Thread;
+
+impl Thread {
+    /// `ReadProcessMemory`: copies `n` bytes at `a` of process `h` (needs
+    /// `PROCESS_VM_READ`), touching the pages as a kernel-mode thread in it would.
+    pub fn read_process_memory(&mut self, h: Handle, a: u32, n: u32) -> Result<Vec<u8>> {
+        let r = self.resolve(h, ProcessAccess::VM_READ, None).and_then(|p| {
+            self.check_remote(a, n, false)?;
+            let mut buf = vec![0u8; n as usize];
+            self.remote_copy(&p, a, &mut buf, AccessKind::Read)?;
+            Ok(buf)
+        });
+        self.track(r)
+    }
+
+    /// `ReadProcessMemory` into a caller buffer (`buf.len()` bytes).
+    pub fn read_process_memory_into(&mut self, h: Handle, a: u32, buf: &mut [u8]) -> Result<()> {
+        let n = u32::try_from(buf.len()).unwrap_or(u32::MAX);
+        let r = self.resolve(h, ProcessAccess::VM_READ, None).and_then(|p| {
+            self.check_remote(a, n, false)?;
+            self.remote_copy(&p, a, buf, AccessKind::Read)
+        });
+        self.track(r)
+    }
+
+    /// `WriteProcessMemory`: copies `data` to `a` of process `h` (needs
+    /// `PROCESS_VM_WRITE`); a read-only page fails the whole copy.
+    pub fn write_process_memory(&mut self, h: Handle, a: u32, data: &[u8]) -> Result<usize> {
+        let n = u32::try_from(data.len()).unwrap_or(u32::MAX);
+        let r = self
+            .resolve(h, ProcessAccess::VM_WRITE, None)
+            .and_then(|p| {
+                self.check_remote(a, n, true)?;
+                let mut copy = data.to_vec();
+                self.remote_copy(&p, a, &mut copy, AccessKind::Write)?;
+                Ok(data.len())
+            });
+        self.track(r)
+    }
+
+    fn check_remote(&self, a: u32, n: u32, write: bool) -> Result<()> {
+        if n == 0 {
+            return Ok(());
+        }
+        if (n as i32) < 0 {
+            return Err(Error::invalid(format!("size 0x{n:X} is negative")));
+        }
+        let ok = if write {
+            user_write_ok(a, n)
+        } else {
+            user_read_ok(a, n)
+        };
+        if self.is_user() && !ok {
+            return Err(Error::invalid(format!(
+                "0x{a:08X}+0x{n:X} is not a valid user-mode range"
+            )));
+        }
+        Ok(())
+    }
+
+    fn remote_copy(
+        &self,
+        proc: &Arc<Process>,
+        a: u32,
+        buf: &mut [u8],
+        kind: AccessKind,
+    ) -> Result<()> {
+        let ptr = buf.as_mut_ptr();
+        self.kernel
+            .with_host_range(proc, a, buf.len(), kind, Mode::Kernel, |done, p, len| {
+                // SAFETY: p is valid for len bytes of a mapped frame; buf has done + len
+                // bytes; the two never overlap (guest memory is not a Rust allocation).
+                unsafe {
+                    if kind == AccessKind::Write {
+                        std::ptr::copy_nonoverlapping(ptr.add(done), p, len);
+                    } else {
+                        std::ptr::copy_nonoverlapping(p, ptr.add(done), len);
+                    }
+                }
+            })
+            .map_err(|e| {
+                Error::invalid(format!(
+                    "the copy faulted at 0x{:08X}; nothing was copied",
+                    e.address
+                ))
+            })
+    }
+}

@@ -1,0 +1,81 @@
+//! VirtualProtect / VirtualProtectEx (semantics.md §5.3).
+
+use std::sync::Arc;
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::flags::{ProcessAccess, Protection};
+use crate::layout::page_span;
+use crate::process::{Handle, Process};
+use crate::space::AddressSpace;
+use crate::thread::Thread;
+
+impl Thread {
+    /// `VirtualProtect`: gives every page of `(a, n)` in the active process the protection
+    /// `new`; returns the old (read-back) protection of the first page.
+    pub fn virtual_protect(&mut self, a: u32, n: u32, new: Protection) -> Result<Protection> {
+        let r = self
+            .active_checked()
+            .and_then(|p| self.protect_in(&p, a, n, new));
+        self.track(r)
+    }
+
+    /// `VirtualProtectEx`: as [`virtual_protect`](Self::virtual_protect) in the process
+    /// `h` names.
+    pub fn virtual_protect_ex(
+        &mut self,
+        h: Handle,
+        a: u32,
+        n: u32,
+        new: Protection,
+    ) -> Result<Protection> {
+        let r = self
+            .resolve(h, ProcessAccess::VM_OPERATION, None)
+            .and_then(|p| self.protect_in(&p, a, n, new));
+        self.track(r)
+    }
+
+    fn protect_in(
+        &self,
+        proc: &Arc<Process>,
+        a: u32,
+        n: u32,
+        new: Protection,
+    ) -> Result<Protection> {
+        let owner = self.kernel.table_owner(proc, a);
+        let mut space = owner.space();
+        if !owner.is_alive() {
+            return Err(Error::bad_handle("the process has been terminated"));
+        }
+        // 2. A positive size inside one record's requested bytes.
+        if (n as i32) <= 0 || space.record_holding_bytes(a, n).is_none() {
+            return Err(Error::invalid(format!(
+                "0x{a:08X}+0x{n:X} is not a positive range inside one reservation"
+            )));
+        }
+        // 3. A valid protection.
+        let prot = new
+            .validate()
+            .ok_or_else(|| Error::invalid(format!("protection 0x{:X} is not valid", new.bits())))?;
+        // 4. No locked page.
+        let (first, pages) = page_span(a, n);
+        if space.locked(first, pages) {
+            return Err(Error::new(
+                ErrorCode::SharingViolation,
+                format!("0x{a:08X}+0x{n:X} holds locked pages"),
+            ));
+        }
+        // 5. Every page committed.
+        if AddressSpace::pages(first, pages).any(|va| !space.table.get(va).is_committed()) {
+            return Err(Error::invalid(format!(
+                "0x{a:08X}+0x{n:X} holds pages that are not committed"
+            )));
+        }
+        // 6. Old protection of the first page; every page takes the new one.
+        let old = space.table.get(first).read_back();
+        for va in AddressSpace::pages(first, pages) {
+            let e = space.table.get(va);
+            space.table.set(va, e.with_protection(prot));
+        }
+        Ok(old)
+    }
+}

@@ -1,0 +1,86 @@
+//! CeVirtualSharedAlloc (semantics.md §5.11): the shared heap, read/write for the kernel
+//! and read-only for user mode.
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::flags::{Access, AllocType, ValidProtection};
+use crate::layout::{SHARED_HEAP_BASE, SHARED_HEAP_END, page_span};
+use crate::pte::{Pte, ReserveKind};
+use crate::space::AddressSpace;
+use crate::thread::Thread;
+
+impl Thread {
+    /// `CeVirtualSharedAlloc`: with `a = 0` reserves (and with `MEM_COMMIT` commits) in the
+    /// shared heap; with `a` in the shared heap commits there (`action` exactly
+    /// `MEM_COMMIT`). User mode may only read what it allocates.
+    pub fn ce_virtual_shared_alloc(&mut self, a: u32, n: u32, action: AllocType) -> Result<u32> {
+        let r = self.shared_alloc(a, n, action);
+        self.track(r)
+    }
+
+    fn shared_alloc(&self, a: u32, n: u32, action: AllocType) -> Result<u32> {
+        self.require_kernel(ErrorCode::AccessDenied)?;
+        let both = AllocType::RESERVE | AllocType::COMMIT;
+        if action.is_empty() || !both.contains(action) {
+            return Err(Error::invalid(format!(
+                "action 0x{:X} must be MEM_RESERVE, MEM_COMMIT or both",
+                action.bits()
+            )));
+        }
+        if (n as i32) <= 0 {
+            return Err(Error::invalid(format!("size 0x{n:X} must be positive")));
+        }
+        let rw = ValidProtection {
+            access: Access::ReadWrite,
+            guard: false,
+            nocache: false,
+        };
+        let nk = &self.kernel.0.nk;
+        let mut space = nk.space();
+        let phys = self.kernel.phys();
+        if a == 0 {
+            let (_, pages) = page_span(0, n);
+            // Find without moving the cursor, so a failed commit changes nothing.
+            let cursor = space.shared_cursor;
+            let base = space.place_shared(u64::from(n)).ok_or_else(|| {
+                Error::no_memory(format!("no room in the shared heap for 0x{n:X} bytes"))
+            })?;
+            let mut frames = Vec::new();
+            if action.contains(AllocType::COMMIT) && !phys.alloc(pages as usize, &mut frames) {
+                space.shared_cursor = cursor;
+                return Err(Error::no_memory(format!(
+                    "not enough free RAM to commit {pages} pages"
+                )));
+            }
+            space.reserve(base, n, ReserveKind::Plain);
+            for (va, pfn) in AddressSpace::pages(base, pages).zip(frames) {
+                space.table.set(va, Pte::committed(pfn, rw, false));
+            }
+            return Ok(base);
+        }
+        if !(SHARED_HEAP_BASE..SHARED_HEAP_END).contains(&a) || action != AllocType::COMMIT {
+            return Err(Error::invalid(format!(
+                "0x{a:08X}: an explicit address must lie in the shared heap and be committed only"
+            )));
+        }
+        let (first, pages) = page_span(a, n);
+        if space.record_holding_pages(first, pages).is_none() {
+            return Err(Error::invalid(format!(
+                "0x{a:08X}+0x{n:X} is not inside one shared-heap reservation"
+            )));
+        }
+        let missing: Vec<u32> = AddressSpace::pages(first, pages)
+            .filter(|&va| !space.table.get(va).is_committed())
+            .collect();
+        let mut frames = Vec::new();
+        if !phys.alloc(missing.len(), &mut frames) {
+            return Err(Error::no_memory(format!(
+                "not enough free RAM to commit {} pages",
+                missing.len()
+            )));
+        }
+        for (va, pfn) in missing.into_iter().zip(frames) {
+            space.table.set(va, Pte::committed(pfn, rw, false));
+        }
+        Ok(first)
+    }
+}

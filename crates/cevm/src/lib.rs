@@ -1,0 +1,91 @@
+//! # cevm — the Windows Embedded Compact 2013 kernel memory model
+//!
+//! cevm rebuilds the CE kernel's virtual-memory manager: processes and handles,
+//! reserve/commit/decommit/release, protection, query, VirtualCopy, page locking,
+//! physical and device memory, guard pages, and threads that touch memory and fault. At
+//! its centre is **VirtualAllocCopyEx**: reserve a region in a destination process and
+//! make it an alias of a source process's pages, page-granular, kernel-mode only, ended
+//! with VirtualFreeEx. The behaviour (addresses, rounding, error codes and the order of
+//! checks) follows `semantics.md`; the places where cevm deliberately differs from CE
+//! are listed in `docs/deviations.md`.
+//!
+//! Every call is a method on a [`Thread`], made in its context (active process, user or
+//! kernel mode, direct caller). A failing call returns an [`Error`] carrying the Win32
+//! code and a sentence, sets the thread's last error, and changes nothing.
+//!
+//! ## The VirtualAllocCopyEx story
+//!
+//! An application hands a driver a buffer that is not page aligned; the driver maps it
+//! into its own process, reads and writes it, and releases the alias with the masked base.
+//!
+//! ```
+//! use cevm::{AllocType, Config, Handle, Kernel, Mode, Protection};
+//!
+//! let kernel = Kernel::boot(Config::default())?;
+//! let app = kernel.create_process("app.exe")?;
+//! let drv = kernel.create_process("udevice.exe")?;
+//! let mut t = kernel.thread();
+//!
+//! // The application commits a buffer and writes a message into it, unaligned.
+//! t.enter(app, Mode::User, None)?;
+//! let buf = t.virtual_alloc(0, 0x3000, AllocType::COMMIT, Protection::READWRITE)?;
+//! assert_eq!(buf, 0x10000); // placement is deterministic
+//! t.write_bytes(buf + 0x123, b"hello, driver").unwrap();
+//!
+//! // The driver host, in kernel mode on the application's behalf, aliases the buffer.
+//! t.enter(drv, Mode::Kernel, Some(app))?;
+//! let p = t.virtual_alloc_copy_ex(app.into(), drv.into(), buf + 0x123, 13, Protection::READWRITE)?;
+//! assert_eq!(p & 0xFFFF, (buf + 0x123) & 0xFFFF); // same low 16 bits as the source
+//! let mut seen = [0u8; 13];
+//! t.read_bytes(p, &mut seen).unwrap();
+//! assert_eq!(&seen, b"hello, driver");
+//!
+//! // Whole pages are aliased: the 0x123 bytes before the buffer are visible too.
+//! assert_eq!(t.read_u8(p - 0x123).unwrap(), 0);
+//!
+//! // A write through the alias is seen by the application at once.
+//! t.write_u8(p, b'H').unwrap();
+//! t.enter(app, Mode::User, None)?;
+//! assert_eq!(t.read_u8(buf + 0x123).unwrap(), b'H');
+//!
+//! // The alias is released with the 64 KiB-aligned base, not the returned pointer.
+//! t.enter(drv, Mode::Kernel, Some(app))?;
+//! assert_eq!(t.virtual_free_ex(drv.into(), p, 0, AllocType::RELEASE).unwrap_err().win32(), 87);
+//! t.virtual_free_ex(drv.into(), p & !0xFFFF, 0, AllocType::RELEASE)?;
+//! kernel.check_invariants().unwrap();
+//! # Ok::<(), cevm::Error>(())
+//! ```
+//!
+//! Addresses and sizes are plain `u32` DWORDs: CE arithmetic on them (masks, offsets,
+//! wrapping) is the point of the model. Flags, handles and process ids are typed.
+
+#![warn(missing_docs)]
+
+mod access;
+mod arena;
+mod calls;
+pub mod consts;
+mod error;
+mod flags;
+mod invariants;
+mod kernel;
+pub mod layout;
+mod maps;
+mod page_table;
+pub mod phys;
+mod process;
+mod pte;
+mod space;
+mod thread;
+
+pub use access::AccessKind;
+pub use calls::{MemoryInfo, MemoryStatus, SystemInfo};
+pub use error::{Error, ErrorCode, Exception, Result};
+pub use flags::{
+    Access, AllocType, LockFlags, PageAttributes, ProcessAccess, Protection, ValidProtection,
+};
+pub use kernel::{Config, Kernel, Mode};
+pub use maps::{OtherMapping, Region, protection_name};
+pub use process::{Handle, Pid, Process};
+pub use pte::{PageState, ReserveKind};
+pub use thread::Thread;

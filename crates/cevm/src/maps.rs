@@ -1,0 +1,255 @@
+//! Address-space maps: every region of every process, with aliases and the bytes an
+//! alias exposes beyond what its caller asked for made visible.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use crate::flags::Protection;
+use crate::kernel::Kernel;
+use crate::phys::Pfn;
+use crate::process::Pid;
+use crate::pte::{PageState, Pte, ReserveKind};
+
+/// Another mapping of a region's frames: the process and the address of the region's
+/// first page there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtherMapping {
+    /// The process.
+    pub pid: Pid,
+    /// Its name.
+    pub name: String,
+    /// Where the region's first frame is mapped there.
+    pub address: u32,
+}
+
+/// A maximal run of pages with the same state, protection, reservation and backing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Region {
+    /// First address.
+    pub start: u32,
+    /// Bytes.
+    pub size: u32,
+    /// Page state.
+    pub state: PageState,
+    /// Read-back protection (`PAGE_NOACCESS` unless committed).
+    pub protect: Protection,
+    /// Base and requested size of the owning reservation.
+    pub reservation: Option<(u32, u32)>,
+    /// The frames were placed by VirtualCopy, VirtualAllocCopyEx or a physical mapping.
+    pub mapped: bool,
+    /// The device the frames belong to, if any.
+    pub device: Option<String>,
+    /// Other places that map the same frames.
+    pub others: Vec<OtherMapping>,
+    /// For an alias made by VirtualAllocCopyEx, the bytes of this region outside what
+    /// the caller asked for: `(bytes before, bytes after)` the request.
+    pub exposed: Option<(u32, u32)>,
+    /// The bytes the caller asked VirtualAllocCopyEx to alias, when this is such an alias.
+    pub requested: Option<(u32, u32)>,
+}
+
+/// The name of a protection value, `PAGE_` prefixes dropped (`READWRITE|GUARD`).
+pub fn protection_name(p: Protection) -> String {
+    let names = [
+        (Protection::NOACCESS, "NOACCESS"),
+        (Protection::READONLY, "READONLY"),
+        (Protection::READWRITE, "READWRITE"),
+        (Protection::EXECUTE, "EXECUTE"),
+        (Protection::EXECUTE_READ, "EXECUTE_READ"),
+        (Protection::EXECUTE_READWRITE, "EXECUTE_READWRITE"),
+        (Protection::GUARD, "GUARD"),
+        (Protection::NOCACHE, "NOCACHE"),
+    ];
+    let parts: Vec<&str> = names
+        .iter()
+        .filter(|(f, _)| p.contains(*f))
+        .map(|(_, n)| *n)
+        .collect();
+    if parts.is_empty() {
+        format!("0x{:X}", p.bits())
+    } else {
+        parts.join("|")
+    }
+}
+
+impl Kernel {
+    /// Every mapping of every RAM or device frame: frame → (pid, address).
+    fn reverse_map(&self) -> HashMap<Pfn, Vec<(Pid, u32)>> {
+        let mut rev: HashMap<Pfn, Vec<(Pid, u32)>> = HashMap::new();
+        for p in self.processes() {
+            let space = p.space();
+            space.table.for_each_used(|va, e| {
+                if e.is_committed() {
+                    rev.entry(e.pfn()).or_default().push((p.pid(), va));
+                }
+            });
+        }
+        rev
+    }
+
+    /// The regions of process `pid` (its own tables; for NK.EXE also the shared heap and
+    /// kernel memory), in address order.
+    pub fn regions(&self, pid: Pid) -> Vec<Region> {
+        let rev = self.reverse_map();
+        let names: HashMap<Pid, String> = self
+            .processes()
+            .iter()
+            .map(|p| (p.pid(), p.name().to_string()))
+            .collect();
+        let Some(proc) = self.process(pid) else {
+            return Vec::new();
+        };
+        let space = proc.space();
+        let mut pages: Vec<(u32, Pte)> = Vec::new();
+        space.table.for_each_used(|va, e| pages.push((va, e)));
+        let mut out: Vec<Region> = Vec::new();
+        for (va, e) in pages {
+            let rec = space.record_at(va).copied();
+            let others: Vec<OtherMapping> = if e.is_committed() {
+                rev.get(&e.pfn())
+                    .map(|v| {
+                        v.iter()
+                            .filter(|&&(p, a)| !(p == pid && a == va))
+                            .map(|&(p, a)| OtherMapping {
+                                pid: p,
+                                name: names.get(&p).cloned().unwrap_or_default(),
+                                address: a,
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            } else {
+                Vec::new()
+            };
+            let device = if e.is_committed() {
+                self.phys().device_name(e.pfn())
+            } else {
+                None
+            };
+            let requested = rec.and_then(|r| r.alias_request);
+            let exposed = match requested {
+                Some((s, n)) if e.is_committed() => {
+                    let before = if va <= s && s < va + 0x1000 {
+                        s - va
+                    } else {
+                        0
+                    };
+                    let end = u64::from(s) + u64::from(n);
+                    let page_end = u64::from(va) + 0x1000;
+                    let after = if u64::from(va) < end && end < page_end {
+                        (page_end - end) as u32
+                    } else {
+                        0
+                    };
+                    (before + after > 0).then_some((before, after))
+                }
+                _ => None,
+            };
+            let reservation = rec.map(|r| (r.base, r.size));
+            if let Some(last) = out.last_mut() {
+                let contiguous = u64::from(last.start) + u64::from(last.size) == u64::from(va);
+                let same_others = last.others.len() == others.len()
+                    && last.others.iter().zip(&others).all(|(a, b)| {
+                        a.pid == b.pid
+                            && u64::from(a.address) + u64::from(last.size) == u64::from(b.address)
+                    });
+                if contiguous
+                    && last.state == e.state()
+                    && last.protect == e.read_back()
+                    && last.reservation == reservation
+                    && last.mapped == e.mapped()
+                    && last.device == device
+                    && same_others
+                    && last.exposed.is_none()
+                    && exposed.is_none()
+                {
+                    last.size += 0x1000;
+                    continue;
+                }
+            }
+            out.push(Region {
+                start: va,
+                size: 0x1000,
+                state: e.state(),
+                protect: e.read_back(),
+                reservation,
+                mapped: e.is_committed() && e.mapped(),
+                device,
+                others,
+                exposed,
+                requested,
+            });
+        }
+        out
+    }
+
+    /// The maps of process `pid` as text, one line per region.
+    pub fn render_maps(&self, pid: Pid) -> String {
+        let mut s = String::new();
+        let Some(proc) = self.process(pid) else {
+            let _ = writeln!(s, "no process 0x{:08X}", pid.0);
+            return s;
+        };
+        let _ = writeln!(s, "{} (pid 0x{:08X})", proc.name(), pid.0);
+        if proc.is_kernel() {
+            let l = self.layout();
+            let _ = writeln!(
+                s,
+                "  0x80000000-0x{:08X}  static     READWRITE          kernel static mapping of RAM",
+                l.static_end - 1
+            );
+        }
+        for r in self.regions(pid) {
+            let end = r.start as u64 + r.size as u64 - 1;
+            let state = match r.state {
+                PageState::Committed => "committed",
+                PageState::Reserved(ReserveKind::Plain) => "reserved",
+                PageState::Reserved(ReserveKind::Image) => "image",
+                PageState::Reserved(ReserveKind::AutoCommit) => "autocommit",
+                PageState::Free => "free",
+            };
+            let _ = write!(
+                s,
+                "  0x{:08X}-0x{:08X}  {:<9}  {:<18}",
+                r.start,
+                end,
+                state,
+                protection_name(r.protect)
+            );
+            if let Some((b, n)) = r.reservation {
+                let _ = write!(s, " rsv 0x{b:08X}+0x{n:X}");
+            }
+            if let Some(d) = &r.device {
+                let _ = write!(s, "  DEVICE {d}");
+            } else if r.mapped {
+                let _ = write!(s, "  ALIAS");
+            }
+            if !r.others.is_empty() {
+                let list: Vec<String> = r
+                    .others
+                    .iter()
+                    .map(|o| format!("{}@0x{:08X}", o.name, o.address))
+                    .collect();
+                let _ = write!(s, "  shared with {}", list.join(", "));
+            }
+            if let Some((before, after)) = r.exposed {
+                let (rs, rn) = r.requested.unwrap_or((0, 0));
+                let _ = write!(
+                    s,
+                    "  !! EXPOSES 0x{before:X} bytes before and 0x{after:X} bytes after the requested 0x{rs:08X}+0x{rn:X}"
+                );
+            }
+            s.push('\n');
+        }
+        s
+    }
+
+    /// The maps of every process, NK.EXE first.
+    pub fn render_all_maps(&self) -> String {
+        self.processes()
+            .iter()
+            .map(|p| self.render_maps(p.pid()))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}

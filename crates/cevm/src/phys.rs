@@ -1,0 +1,500 @@
+//! Physical memory: RAM frames in one host [`Arena`], their reference counts and free pool,
+//! contiguous allocation for AllocPhysMem, and device ranges registered by the host.
+//!
+//! A RAM frame's count is the number of page-table entries that map it; a frame is free
+//! exactly when its count is zero. Taking a reference on a free frame (an alias made by
+//! physical address) takes it out of the pool, so it is never handed out twice.
+
+use std::sync::{Mutex, MutexGuard, RwLock};
+
+use crate::arena::Arena;
+use crate::consts::PAGE_SIZE;
+
+/// A physical frame number: physical address >> 12 (physical addresses have up to 40 bits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Pfn(pub u64);
+
+impl Pfn {
+    /// Largest frame number an entry can hold (40-bit physical addresses).
+    pub const MAX: u64 = (1 << 28) - 1;
+
+    /// The frame's physical address.
+    pub fn addr(self) -> u64 {
+        self.0 << 12
+    }
+}
+
+/// A range of device memory registered by the host program.
+#[derive(Debug)]
+pub struct Device {
+    /// The name the host gave it.
+    pub name: String,
+    /// First frame.
+    pub first: Pfn,
+    /// Number of frames.
+    pub pages: u64,
+    /// Size in bytes as registered.
+    pub bytes: u64,
+    buf: Arena,
+}
+
+/// Where a frame's bytes live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameKind {
+    /// RAM frame with this index in the arena.
+    Ram(usize),
+    /// A frame of a registered device.
+    Device,
+}
+
+/// The frame pool: reference counts, free bitmap and frames still holding old bytes.
+#[derive(Debug)]
+struct Pool {
+    refs: Vec<u32>,
+    /// One bit per frame, set when the frame is free.
+    free: Vec<u64>,
+    /// One bit per free frame whose bytes may be non-zero (not yet given back to the host).
+    dirty: Vec<u64>,
+    free_count: usize,
+    dirty_count: usize,
+    /// Lowest word of `free` that may hold a set bit.
+    hint: usize,
+    /// Test-only fault injection: the number of allocations left before one fails.
+    fail_countdown: Option<u64>,
+}
+
+fn bit(v: &[u64], i: usize) -> bool {
+    v[i / 64] >> (i % 64) & 1 == 1
+}
+
+fn set_bit(v: &mut [u64], i: usize, on: bool) {
+    if on {
+        v[i / 64] |= 1 << (i % 64);
+    } else {
+        v[i / 64] &= !(1 << (i % 64));
+    }
+}
+
+/// RAM, devices and the frame pool.
+#[derive(Debug)]
+pub struct PhysicalMemory {
+    arena: Arena,
+    ram_first: Pfn,
+    frames: usize,
+    pool: Mutex<Pool>,
+    devices: RwLock<Vec<Device>>,
+    /// Freed frames kept resident before they are given back to the host in one batch.
+    punch_threshold: usize,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl PhysicalMemory {
+    /// RAM of `bytes` (a page multiple) at physical address `base` (page aligned).
+    pub fn new(base: u64, bytes: u64, punch_threshold: usize) -> std::io::Result<Self> {
+        let frames = (bytes / u64::from(PAGE_SIZE)) as usize;
+        let arena = Arena::new(frames * PAGE_SIZE as usize)?;
+        let words = frames.div_ceil(64);
+        let mut free = vec![0u64; words];
+        for i in 0..frames {
+            set_bit(&mut free, i, true);
+        }
+        Ok(Self {
+            arena,
+            ram_first: Pfn(base >> 12),
+            frames,
+            pool: Mutex::new(Pool {
+                refs: vec![0; frames],
+                free,
+                dirty: vec![0u64; words],
+                free_count: frames,
+                dirty_count: 0,
+                hint: 0,
+                fail_countdown: None,
+            }),
+            devices: RwLock::new(Vec::new()),
+            punch_threshold,
+        })
+    }
+
+    /// Number of RAM frames.
+    pub fn total_frames(&self) -> usize {
+        self.frames
+    }
+
+    /// Number of free RAM frames.
+    pub fn free_frames(&self) -> usize {
+        lock(&self.pool).free_count
+    }
+
+    /// Physical address of the first RAM byte.
+    pub fn ram_base(&self) -> u64 {
+        self.ram_first.addr()
+    }
+
+    /// The RAM frame at `index`.
+    pub fn ram_pfn(&self, index: usize) -> Pfn {
+        Pfn(self.ram_first.0 + index as u64)
+    }
+
+    /// What kind of frame `pfn` is, or `None` when it is neither RAM nor a device.
+    pub fn kind(&self, pfn: Pfn) -> Option<FrameKind> {
+        if let Some(i) = self.ram_index(pfn) {
+            return Some(FrameKind::Ram(i));
+        }
+        let devices = self.devices.read().unwrap_or_else(|e| e.into_inner());
+        devices
+            .iter()
+            .any(|d| pfn.0 >= d.first.0 && pfn.0 - d.first.0 < d.pages)
+            .then_some(FrameKind::Device)
+    }
+
+    /// The arena index of a RAM frame.
+    pub fn ram_index(&self, pfn: Pfn) -> Option<usize> {
+        let i = pfn.0.checked_sub(self.ram_first.0)?;
+        (i < self.frames as u64).then_some(i as usize)
+    }
+
+    /// Registers `bytes` of device memory at physical address `pa` (page aligned). Fails
+    /// when the range is empty, unaligned, beyond 40 bits, or overlaps RAM or a device.
+    pub fn add_device(&self, name: &str, pa: u64, bytes: u64) -> Result<(), String> {
+        if pa & 0xFFF != 0 {
+            return Err(format!("device address 0x{pa:X} is not page aligned"));
+        }
+        if bytes == 0 || bytes > 1 << 30 {
+            return Err(format!(
+                "device size 0x{bytes:X} must be between 1 byte and 1 GiB"
+            ));
+        }
+        let pages = bytes.div_ceil(u64::from(PAGE_SIZE));
+        let first = pa >> 12;
+        if first + pages > Pfn::MAX + 1 {
+            return Err("device range goes beyond 40-bit physical addresses".into());
+        }
+        let overlaps = |a: u64, n: u64| first < a + n && a < first + pages;
+        if overlaps(self.ram_first.0, self.frames as u64) {
+            return Err(format!("device range 0x{pa:X}+0x{bytes:X} overlaps RAM"));
+        }
+        let mut devices = self.devices.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(d) = devices.iter().find(|d| overlaps(d.first.0, d.pages)) {
+            return Err(format!("device range overlaps device '{}'", d.name));
+        }
+        let buf = Arena::new((pages * u64::from(PAGE_SIZE)) as usize)
+            .map_err(|e| format!("cannot allocate host memory for the device: {e}"))?;
+        devices.push(Device {
+            name: name.to_string(),
+            first: Pfn(first),
+            pages,
+            bytes,
+            buf,
+        });
+        Ok(())
+    }
+
+    /// `(name, physical address, bytes)` of every registered device.
+    pub fn devices(&self) -> Vec<(String, u64, u64)> {
+        let devices = self.devices.read().unwrap_or_else(|e| e.into_inner());
+        devices
+            .iter()
+            .map(|d| (d.name.clone(), d.first.addr(), d.bytes))
+            .collect()
+    }
+
+    /// The device holding `pfn`, by name.
+    pub fn device_name(&self, pfn: Pfn) -> Option<String> {
+        let devices = self.devices.read().unwrap_or_else(|e| e.into_inner());
+        devices
+            .iter()
+            .find(|d| pfn.0 >= d.first.0 && pfn.0 - d.first.0 < d.pages)
+            .map(|d| d.name.clone())
+    }
+
+    /// Host pointer to the 4 KiB of frame `pfn`, or `None` for a frame that is neither
+    /// RAM nor device memory.
+    pub fn host_ptr(&self, pfn: Pfn) -> Option<*mut u8> {
+        if let Some(i) = self.ram_index(pfn) {
+            return Some(self.arena.frame_ptr(i));
+        }
+        let devices = self.devices.read().unwrap_or_else(|e| e.into_inner());
+        let d = devices
+            .iter()
+            .find(|d| pfn.0 >= d.first.0 && pfn.0 - d.first.0 < d.pages)?;
+        // Device buffers are never dropped while the kernel lives, so the pointer stays valid.
+        Some(d.buf.frame_ptr((pfn.0 - d.first.0) as usize))
+    }
+
+    /// Test-only fault injection: the `n`-th frame allocation from now (1 = the next) fails
+    /// as if RAM were exhausted; `None` turns it off.
+    pub fn fail_nth_allocation(&self, n: Option<u64>) {
+        lock(&self.pool).fail_countdown = n;
+    }
+
+    fn injected_failure(pool: &mut Pool) -> bool {
+        match pool.fail_countdown {
+            Some(1) => {
+                pool.fail_countdown = None;
+                true
+            }
+            Some(n) => {
+                pool.fail_countdown = Some(n.saturating_sub(1));
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Hands out `count` zeroed frames, each with one reference, lowest free frames first;
+    /// all or nothing.
+    pub fn alloc(&self, count: usize, out: &mut Vec<Pfn>) -> bool {
+        let mut pool = lock(&self.pool);
+        if count == 0 {
+            return true;
+        }
+        if Self::injected_failure(&mut pool) || pool.free_count < count {
+            return false;
+        }
+        let start = out.len();
+        let mut w = pool.hint;
+        while out.len() - start < count {
+            let word = pool.free[w];
+            if word == 0 {
+                w += 1;
+                pool.hint = w;
+                continue;
+            }
+            let i = w * 64 + word.trailing_zeros() as usize;
+            self.take(&mut pool, i);
+            out.push(self.ram_pfn(i));
+        }
+        true
+    }
+
+    /// Removes free frame `i` from the pool with one reference, zeroing it if it still
+    /// holds old bytes.
+    fn take(&self, pool: &mut Pool, i: usize) {
+        set_bit(&mut pool.free, i, false);
+        pool.free_count -= 1;
+        pool.refs[i] = 1;
+        if bit(&pool.dirty, i) {
+            set_bit(&mut pool.dirty, i, false);
+            pool.dirty_count -= 1;
+            self.arena.zero_frame(i);
+        }
+    }
+
+    /// Finds `count` physically contiguous free frames whose physical address satisfies
+    /// `(pa & align_mask) == 0`, zeroes them and gives each one reference.
+    pub fn alloc_contiguous(&self, count: usize, align_mask: u64) -> Option<Pfn> {
+        let mut pool = lock(&self.pool);
+        if count == 0 || Self::injected_failure(&mut pool) || pool.free_count < count {
+            return None;
+        }
+        let mut i = 0usize;
+        while i + count <= self.frames {
+            if self.ram_pfn(i).addr() & align_mask != 0 {
+                i += 1;
+                continue;
+            }
+            match (i..i + count).find(|&j| !bit(&pool.free, j)) {
+                Some(busy) => i = busy + 1,
+                None => {
+                    for j in i..i + count {
+                        self.take(&mut pool, j);
+                    }
+                    return Some(self.ram_pfn(i));
+                }
+            }
+        }
+        None
+    }
+
+    /// Adds one reference to `pfn`; a free RAM frame leaves the pool with its bytes as they
+    /// are. Device frames are not counted.
+    pub fn add_ref(&self, pfn: Pfn) {
+        if let Some(i) = self.ram_index(pfn) {
+            let mut pool = lock(&self.pool);
+            if pool.refs[i] == 0 {
+                set_bit(&mut pool.free, i, false);
+                pool.free_count -= 1;
+                if bit(&pool.dirty, i) {
+                    set_bit(&mut pool.dirty, i, false);
+                    pool.dirty_count -= 1;
+                }
+            }
+            pool.refs[i] = pool.refs[i].saturating_add(1);
+        }
+    }
+
+    /// Drops one reference from each frame of `pfns`; frames whose count reaches zero go
+    /// back to the pool (and, past the resident threshold, back to the host).
+    pub fn release(&self, pfns: impl IntoIterator<Item = Pfn>) {
+        let mut pool = lock(&self.pool);
+        for pfn in pfns {
+            let Some(i) = self.ram_index(pfn) else {
+                continue;
+            };
+            debug_assert!(
+                pool.refs[i] > 0,
+                "frame {i} released more often than mapped"
+            );
+            if pool.refs[i] == 0 {
+                continue;
+            }
+            pool.refs[i] -= 1;
+            if pool.refs[i] == 0 {
+                set_bit(&mut pool.free, i, true);
+                set_bit(&mut pool.dirty, i, true);
+                pool.free_count += 1;
+                pool.dirty_count += 1;
+                pool.hint = pool.hint.min(i / 64);
+            }
+        }
+        if pool.dirty_count > self.punch_threshold {
+            self.punch_dirty(&mut pool);
+        }
+    }
+
+    /// Gives every free frame that still holds bytes back to the host, in contiguous runs.
+    fn punch_dirty(&self, pool: &mut Pool) {
+        let mut i = 0;
+        while i < self.frames {
+            if !bit(&pool.dirty, i) {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < self.frames && bit(&pool.dirty, i) {
+                i += 1;
+            }
+            if self.arena.release_frames(start, i - start) {
+                for j in start..i {
+                    set_bit(&mut pool.dirty, j, false);
+                }
+                pool.dirty_count -= i - start;
+            } else {
+                for j in start..i {
+                    self.arena.zero_frame(j);
+                    set_bit(&mut pool.dirty, j, false);
+                }
+                pool.dirty_count -= i - start;
+            }
+        }
+    }
+
+    /// The reference count of every RAM frame, for the invariant checker.
+    pub fn ref_counts(&self) -> Vec<u32> {
+        lock(&self.pool).refs.clone()
+    }
+
+    /// Whether RAM frame `index` is in the free pool.
+    pub fn is_free(&self, index: usize) -> bool {
+        bit(&lock(&self.pool).free, index)
+    }
+
+    /// Checks the pool's own bookkeeping: free bits match zero counts and the counters.
+    pub fn check_pool(&self) -> Result<(), String> {
+        let pool = lock(&self.pool);
+        let mut free = 0;
+        for i in 0..self.frames {
+            let f = bit(&pool.free, i);
+            if f != (pool.refs[i] == 0) {
+                return Err(format!(
+                    "frame {i}: free bit {f} but reference count {}",
+                    pool.refs[i]
+                ));
+            }
+            if bit(&pool.dirty, i) && !f {
+                return Err(format!("frame {i} is marked dirty but is in use"));
+            }
+            free += usize::from(f);
+        }
+        if free != pool.free_count {
+            return Err(format!(
+                "free count {} but {free} frames are free",
+                pool.free_count
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_are_handed_out_zeroed_and_counted() {
+        let pm = PhysicalMemory::new(0, 16 * 4096, 0).unwrap();
+        let mut v = Vec::new();
+        assert!(pm.alloc(2, &mut v));
+        assert_eq!(v, vec![Pfn(0), Pfn(1)]);
+        let p = pm.host_ptr(Pfn(0)).unwrap();
+        // SAFETY: p points at a live 4 KiB frame.
+        unsafe { *p = 0xAA };
+        pm.release([Pfn(0)]);
+        assert_eq!(pm.free_frames(), 15);
+        let mut w = Vec::new();
+        assert!(pm.alloc(1, &mut w));
+        assert_eq!(w, vec![Pfn(0)], "lowest free frame first");
+        // SAFETY: as above.
+        assert_eq!(unsafe { *p }, 0, "reused frames come back zeroed");
+        pm.check_pool().unwrap();
+    }
+
+    #[test]
+    fn allocation_is_all_or_nothing() {
+        let pm = PhysicalMemory::new(0, 4 * 4096, 0).unwrap();
+        let mut v = Vec::new();
+        assert!(!pm.alloc(5, &mut v));
+        assert!(v.is_empty());
+        assert_eq!(pm.free_frames(), 4);
+    }
+
+    #[test]
+    fn contiguous_allocation_respects_alignment() {
+        let pm = PhysicalMemory::new(0, 64 * 4096, 0).unwrap();
+        let mut v = Vec::new();
+        assert!(pm.alloc(1, &mut v));
+        let first = pm.alloc_contiguous(4, 0x3FFF).unwrap();
+        assert_eq!(first.addr(), 0x4000);
+        assert_eq!(pm.free_frames(), 64 - 5);
+        assert!(pm.alloc_contiguous(61, 0).is_none());
+    }
+
+    #[test]
+    fn a_reference_on_a_free_frame_takes_it_out_of_the_pool() {
+        let pm = PhysicalMemory::new(0, 4 * 4096, 0).unwrap();
+        pm.add_ref(Pfn(0));
+        let mut v = Vec::new();
+        assert!(pm.alloc(1, &mut v));
+        assert_eq!(v, vec![Pfn(1)]);
+        pm.check_pool().unwrap();
+    }
+
+    #[test]
+    fn devices_must_not_overlap() {
+        let pm = PhysicalMemory::new(0, 4 * 4096, 0).unwrap();
+        assert!(
+            pm.add_device("uart", 0x1000, 0x100).is_err(),
+            "overlaps RAM"
+        );
+        pm.add_device("uart", 0x1000_0000, 0x100).unwrap();
+        assert!(pm.add_device("gpio", 0x1000_0000, 0x1000).is_err());
+        assert!(pm.add_device("odd", 0x2000_0800, 0x1000).is_err());
+        assert_eq!(pm.kind(Pfn(0x10000)), Some(FrameKind::Device));
+        assert_eq!(pm.kind(Pfn(0x10001)), None);
+    }
+
+    #[test]
+    fn fault_injection_fails_the_nth_allocation() {
+        let pm = PhysicalMemory::new(0, 8 * 4096, 0).unwrap();
+        pm.fail_nth_allocation(Some(2));
+        let mut v = Vec::new();
+        assert!(pm.alloc(1, &mut v));
+        assert!(!pm.alloc(1, &mut v));
+        assert!(pm.alloc(1, &mut v));
+        assert_eq!(v.len(), 2);
+    }
+}

@@ -1,0 +1,250 @@
+//! An address space: its page table, reservation ("VA") records, lock records and the
+//! placement cursors.
+
+use std::collections::BTreeMap;
+
+use crate::consts::{BLOCK_SIZE, PAGE_SIZE};
+use crate::layout::{Layout, SHARED_HEAP_BASE, SHARED_HEAP_END};
+use crate::page_table::PageTable;
+use crate::pte::{Pte, ReserveKind};
+
+/// One reservation: its block-aligned base and the byte size the caller asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reservation {
+    /// 64 KiB-aligned base.
+    pub base: u32,
+    /// The requested size in bytes, not rounded.
+    pub size: u32,
+    /// What its reserved pages are.
+    pub kind: ReserveKind,
+    /// For a VirtualAllocCopyEx alias: the bytes the caller asked to alias
+    /// (`start`, `len`); the rest of the alias's pages are exposed beyond the request.
+    pub alias_request: Option<(u32, u32)>,
+}
+
+impl Reservation {
+    /// End of the requested bytes (exclusive).
+    pub fn byte_end(&self) -> u64 {
+        u64::from(self.base) + u64::from(self.size)
+    }
+
+    /// End of its pages: the requested end rounded up to a page.
+    pub fn page_end(&self) -> u64 {
+        self.byte_end().div_ceil(u64::from(PAGE_SIZE)) * u64::from(PAGE_SIZE)
+    }
+
+    /// End of the blocks it occupies.
+    pub fn block_end(&self) -> u64 {
+        self.byte_end().div_ceil(u64::from(BLOCK_SIZE)) * u64::from(BLOCK_SIZE)
+    }
+
+    /// Whether the bytes `[a, a + n)` lie inside the requested size.
+    pub fn holds_bytes(&self, a: u32, n: u32) -> bool {
+        a >= self.base && u64::from(a) + u64::from(n) <= self.byte_end()
+    }
+
+    /// Whether the pages `[first, first + pages)` lie inside its page extent.
+    pub fn holds_pages(&self, first: u32, pages: u32) -> bool {
+        first >= self.base
+            && u64::from(first) + u64::from(pages) * u64::from(PAGE_SIZE) <= self.page_end()
+    }
+}
+
+/// One successful LockPages: page-aligned start, page count and the locking process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockRecord {
+    /// First page.
+    pub start: u32,
+    /// Number of pages.
+    pub pages: u32,
+    /// Process id of the process the lock was made for.
+    pub owner: u32,
+}
+
+impl LockRecord {
+    /// Whether the lock covers any page of `[first, first + pages)`.
+    pub fn overlaps(&self, first: u32, pages: u32) -> bool {
+        let a = u64::from(self.start);
+        let b = a + u64::from(self.pages) * u64::from(PAGE_SIZE);
+        let c = u64::from(first);
+        let d = c + u64::from(pages) * u64::from(PAGE_SIZE);
+        a < d && c < b
+    }
+}
+
+/// The memory of one process (or of the kernel, whose tables also hold the shared heap
+/// and the kernel half for everyone).
+#[derive(Debug)]
+pub struct AddressSpace {
+    /// The page table.
+    pub table: PageTable,
+    /// Reservation records by base.
+    pub records: BTreeMap<u32, Reservation>,
+    /// Lock records, in the order they were made.
+    pub locks: Vec<LockRecord>,
+    /// Where NULL-address placement starts (user area or kernel VM).
+    pub cursor: u32,
+    /// Where shared-heap placement starts (kernel only).
+    pub shared_cursor: u32,
+    /// Lowest address the cursor may take (start of its placement area).
+    pub cursor_floor: u32,
+    /// Whether this is the kernel's space.
+    pub kernel: bool,
+}
+
+impl AddressSpace {
+    /// An empty space whose placement cursor starts at `cursor` and never falls below
+    /// `floor`, the start of its placement area.
+    pub fn new(kernel: bool, floor: u32, cursor: u32) -> Self {
+        Self {
+            table: PageTable::new(),
+            records: BTreeMap::new(),
+            locks: Vec::new(),
+            cursor,
+            shared_cursor: SHARED_HEAP_BASE,
+            cursor_floor: floor,
+            kernel,
+        }
+    }
+
+    /// The record whose requested bytes contain all of `[a, a + n)` (`n` may be 0).
+    pub fn record_holding_bytes(&self, a: u32, n: u32) -> Option<&Reservation> {
+        let (_, r) = self.records.range(..=a).next_back()?;
+        r.holds_bytes(a, n).then_some(r)
+    }
+
+    /// The record whose page extent holds all of the pages `[first, first + pages)`.
+    pub fn record_holding_pages(&self, first: u32, pages: u32) -> Option<&Reservation> {
+        let (_, r) = self.records.range(..=first).next_back()?;
+        r.holds_pages(first, pages).then_some(r)
+    }
+
+    /// The record whose requested bytes or pages contain `a`.
+    pub fn record_at(&self, a: u32) -> Option<&Reservation> {
+        let (_, r) = self.records.range(..=a).next_back()?;
+        (u64::from(a) < r.page_end()).then_some(r)
+    }
+
+    /// The record whose block extent contains `a` (the block is in use by it).
+    pub fn record_block_at(&self, a: u32) -> Option<&Reservation> {
+        let (_, r) = self.records.range(..=a).next_back()?;
+        (u64::from(a) < r.block_end()).then_some(r)
+    }
+
+    /// Whether every block of `[a, a + len)` is free (no record occupies it).
+    pub fn blocks_free(&self, a: u32, len: u64) -> bool {
+        let end = u64::from(a) + len;
+        if self.record_block_at(a).is_some() {
+            return false;
+        }
+        self.records
+            .range(a..)
+            .next()
+            .is_none_or(|(&b, _)| u64::from(b) >= end)
+    }
+
+    /// The first run of wholly free blocks of `len` bytes in `[start, end)`.
+    pub fn find_free(&self, start: u32, end: u64, len: u64) -> Option<u32> {
+        let blocks = len.div_ceil(u64::from(BLOCK_SIZE)) * u64::from(BLOCK_SIZE);
+        let mut at = u64::from(start).div_ceil(u64::from(BLOCK_SIZE)) * u64::from(BLOCK_SIZE);
+        if let Some(r) = self.record_block_at(at.min(u64::from(u32::MAX)) as u32) {
+            at = at.max(r.block_end());
+        }
+        for (&b, r) in self.records.range(at.min(u64::from(u32::MAX)) as u32..) {
+            if u64::from(b) >= end {
+                break;
+            }
+            if u64::from(b) >= at + blocks {
+                return Some(at as u32);
+            }
+            at = at.max(r.block_end());
+        }
+        (at + blocks <= end).then_some(at as u32)
+    }
+
+    /// NULL-address placement (semantics.md §3): first fit upward from the cursor, then
+    /// (processes only) from the start of the area up to the cursor. Changes nothing.
+    pub fn find_place(&self, layout: &Layout, len: u64) -> Option<u32> {
+        let (start, end) = layout.placement_area(self.kernel);
+        let cursor = self.cursor;
+        self.find_free(cursor, end, len)
+            .or_else(|| (!self.kernel).then(|| self.find_free(start, u64::from(cursor), len))?)
+    }
+
+    /// Takes a place [`find_place`](Self::find_place) found: moves the cursor past it
+    /// when it starts at the cursor.
+    pub fn take_place(&mut self, layout: &Layout, found: u32, len: u64) {
+        let (_, end) = layout.placement_area(self.kernel);
+        if found == self.cursor {
+            let e =
+                (u64::from(found) + len).div_ceil(u64::from(BLOCK_SIZE)) * u64::from(BLOCK_SIZE);
+            self.cursor = e.min(end) as u32;
+        }
+    }
+
+    /// Placement in the shared heap (kernel space only), with its own cursor; the
+    /// cursor moves as for [`take_place`](Self::take_place).
+    pub fn place_shared(&mut self, len: u64) -> Option<u32> {
+        let end = u64::from(SHARED_HEAP_END);
+        let cursor = self.shared_cursor;
+        let found = self
+            .find_free(cursor, end, len)
+            .or_else(|| self.find_free(SHARED_HEAP_BASE, u64::from(cursor), len))?;
+        if found == cursor {
+            let e =
+                (u64::from(found) + len).div_ceil(u64::from(BLOCK_SIZE)) * u64::from(BLOCK_SIZE);
+            self.shared_cursor = e.min(end) as u32;
+        }
+        Some(found)
+    }
+
+    /// Adds a record and marks its pages reserved.
+    pub fn reserve(&mut self, base: u32, size: u32, kind: ReserveKind) {
+        let r = Reservation {
+            base,
+            size,
+            kind,
+            alias_request: None,
+        };
+        let mut va = u64::from(base);
+        while va < r.page_end() {
+            self.table.set(va as u32, Pte::reserved(kind));
+            va += u64::from(PAGE_SIZE);
+        }
+        self.records.insert(base, r);
+    }
+
+    /// Removes the record at `base`, frees its pages and moves the cursor down if the
+    /// reservation lay below it. Returns the frames its entries mapped.
+    pub fn unreserve(&mut self, base: u32, frames: &mut Vec<crate::phys::Pfn>) {
+        let Some(r) = self.records.remove(&base) else {
+            return;
+        };
+        let mut va = u64::from(base);
+        while va < r.page_end() {
+            let e = self.table.get(va as u32);
+            if e.is_committed() {
+                frames.push(e.pfn());
+            }
+            self.table.set(va as u32, Pte::FREE);
+            va += u64::from(PAGE_SIZE);
+        }
+        if (SHARED_HEAP_BASE..SHARED_HEAP_END).contains(&base) {
+            if base < self.shared_cursor {
+                self.shared_cursor = base;
+            }
+        } else if base < self.cursor && base >= self.cursor_floor {
+            self.cursor = base;
+        }
+    }
+
+    /// Whether any lock record covers a page of `[first, first + pages)`.
+    pub fn locked(&self, first: u32, pages: u32) -> bool {
+        self.locks.iter().any(|l| l.overlaps(first, pages))
+    }
+
+    /// Iterates the page addresses of `[first, first + pages)`.
+    pub fn pages(first: u32, pages: u32) -> impl Iterator<Item = u32> {
+        (0..pages).map(move |i| first.wrapping_add(i.wrapping_mul(PAGE_SIZE)))
+    }
+}
