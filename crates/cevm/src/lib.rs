@@ -64,6 +64,7 @@
 mod access;
 mod arena;
 mod calls;
+pub mod ce;
 pub mod consts;
 mod error;
 mod flags;
