@@ -1,1 +1,43 @@
-fn main() {}
+//! `cevm`: run, check and explore Rhai scripts against the Windows Embedded Compact 2013
+//! kernel memory model (interfaces.md §1).
+
+mod commands;
+mod maps;
+mod script;
+mod trace;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// The Windows Embedded Compact 2013 kernel memory model, scripted.
+#[derive(Debug, Parser)]
+#[command(name = "cevm", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// One variant per subcommand, each with its own module under `commands/` holding its
+/// arguments and an `execute` returning the exit code. `bench` and `stress` are to join
+/// the same way: a variant here, a module there, one line in `main`.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Boot a fresh kernel and run a script (exit 1 with file:line:column: cause on failure)
+    Run(commands::run::RunArgs),
+    /// Run every *.rhai under the given files and folders, each in a fresh kernel
+    Check(commands::check::CheckArgs),
+    /// Interactive prompt with the script functions, history and :help
+    Shell(commands::shell::ShellArgs),
+    /// Run a script and print the final address-space maps of every process
+    Maps(commands::maps::MapsArgs),
+}
+
+fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Run(args) => commands::run::execute(args),
+        Command::Check(args) => commands::check::execute(args),
+        Command::Shell(args) => commands::shell::execute(args),
+        Command::Maps(args) => commands::maps::execute(args),
+    }
+}
