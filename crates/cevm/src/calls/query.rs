@@ -5,7 +5,7 @@ use std::sync::Arc;
 use crate::consts::{BLOCK_SIZE, MEMORY_BASIC_INFORMATION_SIZE, PAGE_SIZE};
 use crate::error::{Error, ErrorCode, Result};
 use crate::flags::{AllocType, ProcessAccess, Protection};
-use crate::layout::{KERNEL_BASE, USER_BASE, block_floor, page_floor, user_read_ok};
+use crate::layout::{USER_BASE, block_floor, page_floor, user_read_ok};
 use crate::process::{Handle, Process};
 use crate::pte::{PageState, ReserveKind};
 use crate::thread::Thread;
@@ -78,8 +78,9 @@ impl Thread {
             kind: AllocType::PRIVATE,
         };
         if layout.is_static(a) {
-            // The static mapping has no entries; it reads as one committed region.
-            info.allocation_base = KERNEL_BASE;
+            // The static mapping has no entries or records; it reads as one committed
+            // region whose AllocationBase is, as outside any record, a & ~0xFFFF.
+            info.allocation_base = block_floor(page);
             info.region_size = layout.static_end - page;
             info.state = AllocType::COMMIT;
             info.protect = Protection::READWRITE;
