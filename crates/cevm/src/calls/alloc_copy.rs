@@ -95,7 +95,9 @@ impl Thread {
         let mut frames = Vec::with_capacity(pages as usize);
         let found = if physical {
             k.physical_frames(full & !0xFFF, pages, &mut frames)
-        } else if let Some(pa) = k.static_range(p, n) {
+        } else if let Some(pa) = k.static_range(p, 1) {
+            // A kernel-static source maps the consecutive frames from its own, even
+            // when the range runs past the static mapping (semantics.md §5.6 step 6).
             k.physical_frames(pa & !0xFFF, pages, &mut frames)
         } else {
             let kind = if prot.contains(Protection::READWRITE) {

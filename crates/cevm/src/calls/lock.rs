@@ -99,12 +99,6 @@ impl Thread {
             let base = pa & !0xFFF;
             return Ok((0..u64::from(pages)).map(|i| base + i * 0x1000).collect());
         }
-        let last = u64::from(first) + u64::from(pages) * 0x1000 - 1;
-        if first < SHARED_HEAP_BASE && last >= u64::from(SHARED_HEAP_BASE) {
-            return Err(Error::invalid(format!(
-                "0x{a:08X}+0x{n:X} crosses from process memory into the shared heap"
-            )));
-        }
         // 3. Bring every page in, all or nothing.
         let owner = k.table_owner(proc, a);
         let mut spaces = k.lock_for(proc, a, n);
@@ -126,11 +120,14 @@ impl Thread {
             })?;
         // 4–5. The frames; a lock record unless only queried.
         if !flags.contains(LockFlags::QUERY_ONLY) {
-            spaces.get(owner.pid()).locks.push(LockRecord {
-                start: first,
-                pages,
-                owner: proc.pid().0,
-            });
+            for (start, count) in lock_parts(first, pages) {
+                let holder = k.table_owner(proc, start).pid();
+                spaces.get(holder).locks.push(LockRecord {
+                    start,
+                    pages: count,
+                    owner: proc.pid().0,
+                });
+            }
         }
         Ok(frames.iter().map(|f| f.addr()).collect())
     }
@@ -147,18 +144,37 @@ impl Thread {
         }
         // 6. Exactly one existing record.
         let (first, pages) = page_span(a, n);
-        let owner = k.table_owner(proc, a);
-        let mut space = owner.space();
-        let at = space
-            .locks
-            .iter()
-            .rposition(|l| l.start == first && l.pages == pages && l.owner == proc.pid().0)
-            .ok_or_else(|| {
-                Error::invalid(format!(
-                    "no lock of 0x{pages:X} pages at 0x{first:08X} exists"
-                ))
-            })?;
-        space.locks.remove(at);
+        let mut spaces = k.lock_for(proc, a, n);
+        let mut found = Vec::with_capacity(2);
+        for (start, count) in lock_parts(first, pages) {
+            let holder = k.table_owner(proc, start).pid();
+            let at = spaces
+                .get(holder)
+                .locks
+                .iter()
+                .rposition(|l| l.start == start && l.pages == count && l.owner == proc.pid().0)
+                .ok_or_else(|| {
+                    Error::invalid(format!(
+                        "no lock of 0x{pages:X} pages at 0x{first:08X} exists"
+                    ))
+                })?;
+            found.push((holder, at));
+        }
+        for (holder, at) in found {
+            spaces.get(holder).locks.remove(at);
+        }
         Ok(())
+    }
+}
+
+/// The lock record(s) of the pages `[first, first + pages)`: split at the shared heap,
+/// where the pages move from the process's tables to the kernel's (semantics.md §3).
+fn lock_parts(first: u32, pages: u32) -> Vec<(u32, u32)> {
+    let end = u64::from(first) + u64::from(pages) * 0x1000;
+    if first < SHARED_HEAP_BASE && end > u64::from(SHARED_HEAP_BASE) {
+        let below = (SHARED_HEAP_BASE - first) / 0x1000;
+        vec![(first, below), (SHARED_HEAP_BASE, pages - below)]
+    } else {
+        vec![(first, pages)]
     }
 }
