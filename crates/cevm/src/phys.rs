@@ -310,11 +310,14 @@ impl PhysicalMemory {
         None
     }
 
-    /// Adds one reference to `pfn`; a free RAM frame leaves the pool with its bytes as they
-    /// are. Device frames are not counted.
-    pub fn add_ref(&self, pfn: Pfn) {
-        if let Some(i) = self.ram_index(pfn) {
-            let mut pool = lock(&self.pool);
+    /// Adds one reference to each frame of `pfns`; a free RAM frame leaves the pool with
+    /// its bytes as they are. Device frames are not counted.
+    pub fn add_refs(&self, pfns: &[Pfn]) {
+        let mut pool = lock(&self.pool);
+        for &pfn in pfns {
+            let Some(i) = self.ram_index(pfn) else {
+                continue;
+            };
             if pool.refs[i] == 0 {
                 set_bit(&mut pool.free, i, false);
                 pool.free_count -= 1;
@@ -325,6 +328,11 @@ impl PhysicalMemory {
             }
             pool.refs[i] = pool.refs[i].saturating_add(1);
         }
+    }
+
+    /// Adds one reference to `pfn` (see [`add_refs`](Self::add_refs)).
+    pub fn add_ref(&self, pfn: Pfn) {
+        self.add_refs(&[pfn]);
     }
 
     /// Drops one reference from each frame of `pfns`; frames whose count reaches zero go
