@@ -61,6 +61,8 @@ struct Pool {
     hint: usize,
     /// Test-only fault injection: the number of allocations left before one fails.
     fail_countdown: Option<u64>,
+    /// Test-only fault injection: host-arena operations left before one fails.
+    host_fail_countdown: Option<u64>,
 }
 
 fn bit(v: &[u64], i: usize) -> bool {
@@ -113,6 +115,7 @@ impl PhysicalMemory {
                 dirty_count: 0,
                 hint: 0,
                 fail_countdown: None,
+                host_fail_countdown: None,
             }),
             devices: RwLock::new(Vec::new()),
             punch_threshold,
@@ -181,6 +184,9 @@ impl PhysicalMemory {
         if let Some(d) = devices.iter().find(|d| overlaps(d.first.0, d.pages)) {
             return Err(format!("device range overlaps device '{}'", d.name));
         }
+        if Self::count_down(&mut lock(&self.pool).host_fail_countdown) {
+            return Err("the host refused memory for the device (injected)".into());
+        }
         let buf = Arena::new((pages * u64::from(PAGE_SIZE)) as usize)
             .map_err(|e| format!("cannot allocate host memory for the device: {e}"))?;
         devices.push(Device {
@@ -231,18 +237,29 @@ impl PhysicalMemory {
         lock(&self.pool).fail_countdown = n;
     }
 
-    fn injected_failure(pool: &mut Pool) -> bool {
-        match pool.fail_countdown {
+    /// Test-only fault injection: the `n`-th host-arena operation from now (giving freed
+    /// frames back, mapping a device buffer) fails as if the host refused; `None` turns it
+    /// off.
+    pub fn fail_nth_host_operation(&self, n: Option<u64>) {
+        lock(&self.pool).host_fail_countdown = n;
+    }
+
+    fn count_down(counter: &mut Option<u64>) -> bool {
+        match *counter {
             Some(1) => {
-                pool.fail_countdown = None;
+                *counter = None;
                 true
             }
             Some(n) => {
-                pool.fail_countdown = Some(n.saturating_sub(1));
+                *counter = Some(n.saturating_sub(1));
                 false
             }
             None => false,
         }
+    }
+
+    fn injected_failure(pool: &mut Pool) -> bool {
+        Self::count_down(&mut pool.fail_countdown)
     }
 
     /// Hands out `count` zeroed frames, each with one reference, lowest free frames first;
@@ -376,7 +393,8 @@ impl PhysicalMemory {
             while i < self.frames && bit(&pool.dirty, i) {
                 i += 1;
             }
-            if self.arena.release_frames(start, i - start) {
+            let refused = Self::count_down(&mut pool.host_fail_countdown);
+            if !refused && self.arena.release_frames(start, i - start) {
                 for j in start..i {
                     set_bit(&mut pool.dirty, j, false);
                 }
@@ -493,6 +511,28 @@ mod tests {
         assert!(pm.add_device("odd", 0x2000_0800, 0x1000).is_err());
         assert_eq!(pm.kind(Pfn(0x10000)), Some(FrameKind::Device));
         assert_eq!(pm.kind(Pfn(0x10001)), None);
+    }
+
+    #[test]
+    fn a_refused_punch_still_hands_frames_out_zeroed() {
+        let pm = PhysicalMemory::new(0, 4 * 4096, 0).unwrap();
+        let mut v = Vec::new();
+        assert!(pm.alloc(1, &mut v));
+        let p = pm.host_ptr(v[0]).unwrap();
+        // SAFETY: p points at a live 4 KiB frame.
+        unsafe { p.add(100).write(0x5A) };
+        pm.fail_nth_host_operation(Some(1));
+        pm.release(v.drain(..));
+        assert!(pm.alloc(1, &mut v));
+        // SAFETY: as above.
+        assert_eq!(unsafe { p.add(100).read() }, 0);
+        pm.check_pool().unwrap();
+        pm.fail_nth_host_operation(Some(1));
+        assert!(pm.add_device("uart", 0x1000_0000, 0x1000).is_err());
+        assert!(
+            pm.add_device("uart", 0x1000_0000, 0x1000).is_ok(),
+            "only the n-th fails"
+        );
     }
 
     #[test]
