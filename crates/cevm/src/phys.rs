@@ -47,13 +47,14 @@ pub enum FrameKind {
     Device,
 }
 
-/// The frame pool: reference counts, free bitmap and frames still holding old bytes.
+/// The frame pool: reference counts, free bitmap and the free frames not yet given back
+/// to the host.
 #[derive(Debug)]
 struct Pool {
     refs: Vec<u32>,
     /// One bit per frame, set when the frame is free.
     free: Vec<u64>,
-    /// One bit per free frame whose bytes may be non-zero (not yet given back to the host).
+    /// One bit per free frame still resident (not yet given back to the host).
     dirty: Vec<u64>,
     free_count: usize,
     dirty_count: usize,
@@ -288,8 +289,9 @@ impl PhysicalMemory {
         true
     }
 
-    /// Removes free frame `i` from the pool with one reference, zeroing it if it still
-    /// holds old bytes.
+    /// Removes free frame `i` from the pool with one reference, zeroed.
+    /// Always zeroed, even a frame never handed out or given back to the host: kernel
+    /// code may have written it through the static mapping while it was free.
     fn take(&self, pool: &mut Pool, i: usize) {
         set_bit(&mut pool.free, i, false);
         pool.free_count -= 1;
@@ -297,8 +299,8 @@ impl PhysicalMemory {
         if bit(&pool.dirty, i) {
             set_bit(&mut pool.dirty, i, false);
             pool.dirty_count -= 1;
-            self.arena.zero_frame(i);
         }
+        self.arena.zero_frame(i);
     }
 
     /// Finds `count` physically contiguous free frames whose physical address satisfies
@@ -393,19 +395,15 @@ impl PhysicalMemory {
             while i < self.frames && bit(&pool.dirty, i) {
                 i += 1;
             }
-            let refused = Self::count_down(&mut pool.host_fail_countdown);
-            if !refused && self.arena.release_frames(start, i - start) {
-                for j in start..i {
-                    set_bit(&mut pool.dirty, j, false);
-                }
-                pool.dirty_count -= i - start;
-            } else {
-                for j in start..i {
-                    self.arena.zero_frame(j);
-                    set_bit(&mut pool.dirty, j, false);
-                }
-                pool.dirty_count -= i - start;
+            // A refused hole only means the host keeps the memory: frames are zeroed when
+            // handed out either way, so they leave the resident list regardless.
+            if !Self::count_down(&mut pool.host_fail_countdown) {
+                self.arena.release_frames(start, i - start);
             }
+            for j in start..i {
+                set_bit(&mut pool.dirty, j, false);
+            }
+            pool.dirty_count -= i - start;
         }
     }
 
