@@ -10,7 +10,7 @@ use crate::flags::{Access, ProcessAccess, ValidProtection};
 use crate::layout::{DLL_BASE, KDATA_PAGE, Layout, MAX_RAM_BYTES, SHARED_HEAP_BASE, USER_BASE};
 use crate::phys::PhysicalMemory;
 use crate::process::{HandleEntry, Pid, Process, ProcessTable};
-use crate::pte::{Pte, ReserveKind};
+use crate::pte::Pte;
 use crate::space::AddressSpace;
 use crate::thread::Thread;
 
@@ -197,8 +197,8 @@ impl Kernel {
     pub fn create_process(&self, name: &str) -> Result<Pid> {
         let cursor = self.next_cursor();
         let mut space = AddressSpace::new(false, USER_BASE, cursor, self.0.generation.clone());
-        space.reserve(0, BLOCK_SIZE, ReserveKind::Plain);
-        space.reserve(DLL_BASE, BLOCK_SIZE, ReserveKind::Plain);
+        space.reserve_fixed(0, BLOCK_SIZE);
+        space.reserve_fixed(DLL_BASE, BLOCK_SIZE);
         let mut frames = Vec::with_capacity(1);
         if !self.0.phys.alloc(1, &mut frames) {
             return Err(Error::no_memory(

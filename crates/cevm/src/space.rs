@@ -22,6 +22,10 @@ pub struct Reservation {
     /// For a VirtualAllocCopyEx alias: the bytes the caller asked to alias
     /// (`start`, `len`); the rest of the alias's pages are exposed beyond the request.
     pub alias_request: Option<(u32, u32)>,
+    /// Made by the kernel when the process was created (the first block, the DLL
+    /// barrier): its pages are reserved (kernel mode may commit them), but it is not a VA
+    /// record, so nothing can release it or decommit, protect or copy into it.
+    pub fixed: bool,
 }
 
 impl Reservation {
@@ -109,16 +113,30 @@ impl AddressSpace {
         }
     }
 
-    /// The record whose requested bytes contain all of `[a, a + n)` (`n` may be 0).
+    /// The VA record whose requested bytes contain all of `[a, a + n)` (`n` may be 0).
     pub fn record_holding_bytes(&self, a: u32, n: u32) -> Option<&Reservation> {
         let (_, r) = self.records.range(..=a).next_back()?;
-        r.holds_bytes(a, n).then_some(r)
+        (!r.fixed && r.holds_bytes(a, n)).then_some(r)
     }
 
-    /// The record whose page extent holds all of the pages `[first, first + pages)`.
+    /// The reservation (a VA record or a fixed block) whose page extent holds all of the
+    /// pages `[first, first + pages)`: what a kernel-mode commit needs (§5.1).
     pub fn record_holding_pages(&self, first: u32, pages: u32) -> Option<&Reservation> {
         let (_, r) = self.records.range(..=first).next_back()?;
         r.holds_pages(first, pages).then_some(r)
+    }
+
+    /// The VA record based exactly at `base`.
+    pub fn record_based_at(&self, base: u32) -> Option<&Reservation> {
+        self.records.get(&base).filter(|r| !r.fixed)
+    }
+
+    /// Reserves a block the kernel sets up for a new process (not a VA record).
+    pub fn reserve_fixed(&mut self, base: u32, size: u32) {
+        self.reserve(base, size, ReserveKind::Plain);
+        if let Some(r) = self.records.get_mut(&base) {
+            r.fixed = true;
+        }
     }
 
     /// The record whose requested bytes or pages contain `a`.
@@ -207,6 +225,7 @@ impl AddressSpace {
             size,
             kind,
             alias_request: None,
+            fixed: false,
         };
         let pages = ((r.page_end() - u64::from(base)) / u64::from(PAGE_SIZE)) as u32;
         let e = Pte::reserved(kind);

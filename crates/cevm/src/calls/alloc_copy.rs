@@ -130,6 +130,7 @@ impl Thread {
             size,
             kind: ReserveKind::Plain,
             alias_request: Some((base + bo, n)),
+            fixed: false,
         };
         space.reserve_mapped(record, base + (bo - po), &frames, vp);
         // 10. The result keeps the source's low 16 bits.
