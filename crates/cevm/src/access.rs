@@ -14,6 +14,7 @@ use crate::phys::Pfn;
 use crate::process::Process;
 use crate::pte::{PageState, Pte, ReserveKind};
 use crate::thread::Thread;
+use crate::tlb::{PERM_EXECUTE, PERM_READ, PERM_WRITE};
 
 /// What a memory access wants to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +28,15 @@ pub enum AccessKind {
 }
 
 impl AccessKind {
+    /// The `PAGE_*` base values that allow this access, as a mask of access bytes.
+    fn access_mask(self) -> u8 {
+        match self {
+            Self::Read => 0x02 | 0x04 | 0x10 | 0x20 | 0x40,
+            Self::Write => 0x04 | 0x40,
+            Self::Execute => 0x10 | 0x20 | 0x40,
+        }
+    }
+
     fn allowed_by(self, a: Access) -> bool {
         match self {
             Self::Read => a.readable(),
@@ -89,6 +99,8 @@ impl Kernel {
     /// frames are appended to `out` (auto-commit pages get zeroed read/write frames). On
     /// failure nothing changes except that a guard page met is consumed, and the
     /// exception names the faulting address (`start` for the first page).
+    // The arguments are the walk's context (locks, process) and what a thread would do.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn touch_pages(
         &self,
         spaces: &mut Spaces,
@@ -102,6 +114,10 @@ impl Kernel {
         let write = kind == AccessKind::Write;
         let first = start & !0xFFF;
         let base = out.len();
+        if self.touch_plain_run(spaces, proc, first, count, kind, mode, out) {
+            return Ok(());
+        }
+        out.truncate(base);
         let mut pending = Vec::new();
         for i in 0..count {
             let va64 = u64::from(first) + u64::from(i) * u64::from(PAGE_SIZE);
@@ -149,6 +165,85 @@ impl Kernel {
         Ok(())
     }
 
+    /// The host address and allowed accesses of the page holding `va` for a thread of
+    /// `proc` in `mode`, when it is a committed, non-guard page (what a translation cache
+    /// may hold).
+    pub(crate) fn translate(
+        &self,
+        proc: &Arc<Process>,
+        va: u32,
+        mode: Mode,
+    ) -> Option<(usize, u32)> {
+        let user = mode == Mode::User;
+        if user && va >= KERNEL_BASE {
+            return None;
+        }
+        let layout = &self.0.layout;
+        if layout.is_static(va) {
+            let idx = ((va - KERNEL_BASE) / PAGE_SIZE) as usize;
+            let host = self.0.phys.host_ptr(self.0.phys.ram_pfn(idx))?;
+            return Some((host as usize, PERM_READ | PERM_WRITE | PERM_EXECUTE));
+        }
+        if va >= CPU_RESERVED_BASE {
+            return None;
+        }
+        let e = self.table_owner(proc, va).space().table.get(va);
+        if !e.is_committed() || e.guard() {
+            return None;
+        }
+        let a = e.access();
+        let mut perms = 0;
+        for (allowed, bit) in [
+            (a.readable(), PERM_READ),
+            (a.writable(), PERM_WRITE),
+            (a.executable(), PERM_EXECUTE),
+        ] {
+            if allowed {
+                perms |= bit;
+            }
+        }
+        if user && va >= SHARED_HEAP_BASE {
+            perms &= PERM_READ;
+        }
+        let host = self.0.phys.host_ptr(e.pfn())?;
+        (perms != 0).then_some((host as usize, perms))
+    }
+
+    /// The common case of [`touch_pages`](Self::touch_pages), table by table: a range in
+    /// one page table whose pages are all committed, unguarded and allow `kind`. Returns
+    /// false (having pushed some frames, changed nothing) when any page needs the full
+    /// per-page path.
+    #[allow(clippy::too_many_arguments)]
+    fn touch_plain_run(
+        &self,
+        spaces: &mut Spaces,
+        proc: &Arc<Process>,
+        first: u32,
+        count: u32,
+        kind: AccessKind,
+        mode: Mode,
+        out: &mut Vec<Pfn>,
+    ) -> bool {
+        let end = u64::from(first) + u64::from(count) * u64::from(PAGE_SIZE);
+        let layout = &self.0.layout;
+        let user_table = end <= u64::from(SHARED_HEAP_BASE);
+        let kernel_table = mode == Mode::Kernel
+            && first >= SHARED_HEAP_BASE
+            && end <= u64::from(CPU_RESERVED_BASE)
+            && (end <= u64::from(KERNEL_BASE) || first >= layout.static_end);
+        if !user_table && !kernel_table {
+            return false;
+        }
+        let owner = self.table_owner(proc, first).pid();
+        let mask = kind.access_mask();
+        let mut ok = true;
+        spaces.get(owner).table.for_runs(first, count, |_, run| {
+            ok &= run.iter().all(|e| e.committed_allowing(mask));
+            out.extend(run.iter().map(|e| e.pfn()));
+        });
+        ok
+    }
+
     /// Locks what an access to `[a, a + n)` of `proc` needs: the process's space and, when
     /// the range reaches the shared heap or above, the kernel's.
     pub(crate) fn lock_for<'a>(&'a self, proc: &'a Arc<Process>, a: u32, n: u32) -> Spaces<'a> {
@@ -182,7 +277,11 @@ impl Kernel {
         let mut spaces = self.lock_for(proc, a, n.min(u32::MAX as usize) as u32);
         let mut frames = Vec::with_capacity(count as usize);
         self.touch_pages(&mut spaces, proc, a, count, kind, mode, &mut frames)?;
+        // RAM frames that follow each other in the arena are handed over as one piece, so
+        // a large copy runs at memcpy speed (never across two host mappings).
         let mut done = 0usize;
+        let mut piece: Option<(usize, *mut u8, usize)> = None;
+        let mut prev_ram = false;
         for (i, pfn) in frames.iter().enumerate() {
             let off = if i == 0 { (a & 0xFFF) as usize } else { 0 };
             let len = (PAGE_SIZE as usize - off).min(n - done);
@@ -191,15 +290,64 @@ impl Kernel {
                 return Err(Exception::access_violation(page_va.max(a), write));
             };
             // SAFETY: p points at a whole 4 KiB frame; off + len <= PAGE_SIZE.
-            f(done, unsafe { p.add(off) }, len);
+            let p = unsafe { p.add(off) };
+            let ram = self.0.phys.ram_index(*pfn).is_some();
+            piece = match piece {
+                Some((at, start, l)) if ram && prev_ram && start.wrapping_add(l) == p => {
+                    Some((at, start, l + len))
+                }
+                Some((at, start, l)) => {
+                    f(at, start, l);
+                    Some((done, p, len))
+                }
+                None => Some((done, p, len)),
+            };
             done += len;
+            prev_ram = ram;
+        }
+        if let Some((at, start, l)) = piece {
+            f(at, start, l);
         }
         Ok(())
     }
 }
 
 impl Thread {
+    /// The host address of `len` bytes at `a` for `perm`, from the translation cache or
+    /// by filling it; `None` sends the access down the full path (page crossing, guard,
+    /// auto-commit, fault).
+    #[inline]
+    fn fast(&self, a: u32, len: u32, perm: u32) -> Option<*mut u8> {
+        let generation = self
+            .kernel
+            .0
+            .generation
+            .load(std::sync::atomic::Ordering::Acquire);
+        if let Some(h) = self.tlb.lookup(generation, a, len, perm) {
+            return Some(h as *mut u8);
+        }
+        if (a & 0xFFF) + len > 0x1000 {
+            return None;
+        }
+        let (host, perms) = self.kernel.translate(&self.active, a, self.mode)?;
+        self.tlb.insert(generation, a, perms, host);
+        (perms & perm != 0).then(|| (host + (a & 0xFFF) as usize) as *mut u8)
+    }
+
     fn load<const N: usize>(&self, a: u32, kind: AccessKind) -> Result<[u8; N], Exception> {
+        let perm = match kind {
+            AccessKind::Read => PERM_READ,
+            AccessKind::Write => PERM_WRITE,
+            AccessKind::Execute => PERM_EXECUTE,
+        };
+        if let Some(p) = self.fast(a, N as u32, perm) {
+            let mut buf = [0u8; N];
+            // SAFETY: `fast` returned a host address with N bytes inside one mapped frame
+            // (RAM arena or device buffer), both alive as long as the kernel this thread
+            // holds.
+            unsafe { std::ptr::copy_nonoverlapping(p, buf.as_mut_ptr(), N) };
+            return Ok(buf);
+        }
         let mut buf = [0u8; N];
         self.kernel
             .with_host_range(&self.active, a, N, kind, self.mode, |done, p, len| {
@@ -226,6 +374,13 @@ impl Thread {
 
     /// Reads `buf.len()` bytes at `a`; all or nothing.
     pub fn read_bytes(&self, a: u32, buf: &mut [u8]) -> Result<(), Exception> {
+        if buf.len() <= 0x1000 {
+            if let Some(p) = self.fast(a, buf.len() as u32, PERM_READ) {
+                // SAFETY: p is valid for buf.len() bytes of one mapped frame (see `fast`).
+                unsafe { std::ptr::copy_nonoverlapping(p, buf.as_mut_ptr(), buf.len()) };
+                return Ok(());
+            }
+        }
         self.kernel.with_host_range(
             &self.active,
             a,
@@ -241,6 +396,13 @@ impl Thread {
 
     /// Writes `data` at `a`; all or nothing.
     pub fn write_bytes(&self, a: u32, data: &[u8]) -> Result<(), Exception> {
+        if data.len() <= 0x1000 {
+            if let Some(p) = self.fast(a, data.len() as u32, PERM_WRITE) {
+                // SAFETY: p is valid for data.len() bytes of one mapped frame (see `fast`).
+                unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), p, data.len()) };
+                return Ok(());
+            }
+        }
         self.kernel.with_host_range(
             &self.active,
             a,

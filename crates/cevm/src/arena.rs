@@ -80,8 +80,8 @@ impl Arena {
         unsafe { std::ptr::write_bytes(self.frame_ptr(index), 0, PAGE_SIZE as usize) };
     }
 
-    /// Gives `count` frames starting at `index` back to the host; they read as zero
-    /// afterwards. Returns whether the host took them (otherwise they keep their bytes).
+    /// Gives `count` frames starting at `index` back to the host. Returns whether the
+    /// host took them (otherwise they stay resident with their bytes).
     pub fn release_frames(&self, index: usize, count: usize) -> bool {
         #[cfg(target_os = "linux")]
         {

@@ -1,6 +1,7 @@
 //! The kernel: physical memory, the layout, the process table and NK.EXE. Cheap to clone
 //! (one shared instance) and `Send + Sync`, so several host threads can act at once.
 
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::consts::{BLOCK_SIZE, PAGE_SIZE};
@@ -9,7 +10,7 @@ use crate::flags::{Access, ProcessAccess, ValidProtection};
 use crate::layout::{DLL_BASE, KDATA_PAGE, Layout, MAX_RAM_BYTES, SHARED_HEAP_BASE, USER_BASE};
 use crate::phys::PhysicalMemory;
 use crate::process::{HandleEntry, Pid, Process, ProcessTable};
-use crate::pte::{Pte, ReserveKind};
+use crate::pte::Pte;
 use crate::space::AddressSpace;
 use crate::thread::Thread;
 
@@ -53,6 +54,9 @@ pub(crate) struct Inner {
     pub phys: PhysicalMemory,
     pub table: RwLock<ProcessTable>,
     pub nk: Arc<Process>,
+    /// The translation generation: bumped whenever a mapping loses access anywhere, so
+    /// every thread's translation cache knows to drop its entries.
+    pub generation: Arc<AtomicU64>,
     aslr: std::sync::Mutex<Option<u64>>,
 }
 
@@ -132,7 +136,13 @@ impl Kernel {
         .map_err(|e| Error::no_memory(format!("cannot map host memory for RAM: {e}")))?;
         let mut table = ProcessTable::new();
         let pid = Pid(table.next_value().unwrap_or(1));
-        let space = AddressSpace::new(true, layout.kernel_vm_start, layout.kernel_vm_start);
+        let generation = Arc::new(AtomicU64::new(0));
+        let space = AddressSpace::new(
+            true,
+            layout.kernel_vm_start,
+            layout.kernel_vm_start,
+            generation.clone(),
+        );
         let nk = Arc::new(Process::new(pid, "NK.EXE", true, space));
         table.processes.insert(pid, nk.clone());
         table.handles.insert(
@@ -148,6 +158,7 @@ impl Kernel {
             phys,
             table: RwLock::new(table),
             nk,
+            generation,
             aslr: std::sync::Mutex::new(config.aslr_seed),
         })))
     }
@@ -185,9 +196,9 @@ impl Kernel {
     /// page committed read-only, and the DLL barrier block reserved.
     pub fn create_process(&self, name: &str) -> Result<Pid> {
         let cursor = self.next_cursor();
-        let mut space = AddressSpace::new(false, USER_BASE, cursor);
-        space.reserve(0, BLOCK_SIZE, ReserveKind::Plain);
-        space.reserve(DLL_BASE, BLOCK_SIZE, ReserveKind::Plain);
+        let mut space = AddressSpace::new(false, USER_BASE, cursor, self.0.generation.clone());
+        space.reserve_fixed(0, BLOCK_SIZE);
+        space.reserve_fixed(DLL_BASE, BLOCK_SIZE);
         let mut frames = Vec::with_capacity(1);
         if !self.0.phys.alloc(1, &mut frames) {
             return Err(Error::no_memory(

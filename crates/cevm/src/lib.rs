@@ -78,6 +78,7 @@ mod process;
 mod pte;
 mod space;
 mod thread;
+mod tlb;
 
 pub use access::AccessKind;
 pub use calls::{MemoryInfo, MemoryStatus, SystemInfo};

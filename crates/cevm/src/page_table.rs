@@ -1,5 +1,12 @@
 //! A two-level page table over the 32-bit space: 1024 tables of 1024 entries, second
 //! levels allocated on first write of a non-free entry.
+//!
+//! Every change that takes access away from a committed page (a new protection, a
+//! decommit, a release) bumps the kernel's translation generation, so every thread's
+//! translation cache drops what it cached before the change.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::pte::Pte;
 
@@ -10,6 +17,7 @@ type Leaf = [Pte; ENTRIES];
 /// The page table of one address space.
 pub struct PageTable {
     dirs: Box<[Option<Box<Leaf>>]>,
+    generation: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for PageTable {
@@ -19,22 +27,26 @@ impl std::fmt::Debug for PageTable {
     }
 }
 
-impl Default for PageTable {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 fn split(va: u32) -> (usize, usize) {
     ((va >> 22) as usize, (va >> 12 & 0x3FF) as usize)
 }
 
+/// Whether replacing `old` by `new` may take access away from a cached translation.
+fn revokes(old: Pte, new: Pte) -> bool {
+    old.is_committed() && old != new
+}
+
 impl PageTable {
-    /// An empty table: every page free.
-    pub fn new() -> Self {
+    /// An empty table (every page free) whose revoking changes bump `generation`.
+    pub fn new(generation: Arc<AtomicU64>) -> Self {
         Self {
             dirs: (0..ENTRIES).map(|_| None).collect(),
+            generation,
         }
+    }
+
+    fn shoot_down(&self) {
+        self.generation.fetch_add(1, Ordering::Release);
     }
 
     /// The entry of the page holding `va`.
@@ -52,7 +64,12 @@ impl PageTable {
     pub fn set(&mut self, va: u32, e: Pte) {
         let (d, i) = split(va);
         match &mut self.dirs[d] {
-            Some(leaf) => leaf[i] = e,
+            Some(leaf) => {
+                let old = std::mem::replace(&mut leaf[i], e);
+                if revokes(old, e) {
+                    self.shoot_down();
+                }
+            }
             None if e.is_free() => {}
             slot @ None => {
                 let mut leaf = Box::new([Pte::FREE; ENTRIES]);
@@ -60,6 +77,53 @@ impl PageTable {
                 *slot = Some(leaf);
             }
         }
+    }
+
+    /// Calls `f` with the first address and the entries of each piece of `[first, first +
+    /// count pages)` that lies in one second-level table, in order (an absent table reads
+    /// as free entries). The range must not pass 4 GiB.
+    pub fn for_runs(&self, first: u32, count: u32, mut f: impl FnMut(u32, &[Pte])) {
+        static FREE_LEAF: Leaf = [Pte::FREE; ENTRIES];
+        let mut va = u64::from(first & !0xFFF);
+        let end = va + u64::from(count) * 0x1000;
+        while va < end {
+            let (d, i) = split(va as u32);
+            let n = ((end - va) / 0x1000).min((ENTRIES - i) as u64) as usize;
+            let leaf = self.dirs[d].as_deref().unwrap_or(&FREE_LEAF);
+            f(va as u32, &leaf[i..i + n]);
+            va += (n as u64) * 0x1000;
+        }
+    }
+
+    /// Lets `f` rewrite the entries of each piece of `[first, first + count pages)` that
+    /// lies in one second-level table, in order, allocating tables as needed. The range
+    /// must not pass 4 GiB.
+    pub fn update_runs(&mut self, first: u32, count: u32, mut f: impl FnMut(u32, &mut [Pte])) {
+        let mut va = u64::from(first & !0xFFF);
+        let end = va + u64::from(count) * 0x1000;
+        let mut had_committed = false;
+        while va < end {
+            let (d, i) = split(va as u32);
+            let n = ((end - va) / 0x1000).min((ENTRIES - i) as u64) as usize;
+            let leaf = self.dirs[d].get_or_insert_with(|| Box::new([Pte::FREE; ENTRIES]));
+            let run = &mut leaf[i..i + n];
+            had_committed |= run.iter().any(|e| e.is_committed());
+            f(va as u32, run);
+            va += (n as u64) * 0x1000;
+        }
+        // Conservative: any rewrite of a committed entry may take access away.
+        if had_committed {
+            self.shoot_down();
+        }
+    }
+
+    /// Lets `f` rewrite each entry of `[first, first + count pages)` with its address.
+    pub fn update_range(&mut self, first: u32, count: u32, mut f: impl FnMut(u32, &mut Pte)) {
+        self.update_runs(first, count, |va, run| {
+            for (k, e) in run.iter_mut().enumerate() {
+                f(va.wrapping_add((k as u32) << 12), e);
+            }
+        });
     }
 
     /// Calls `f` with the address and entry of every page that is not free, in order.
@@ -79,5 +143,6 @@ impl PageTable {
         for d in self.dirs.iter_mut() {
             *d = None;
         }
+        self.shoot_down();
     }
 }

@@ -47,13 +47,14 @@ pub enum FrameKind {
     Device,
 }
 
-/// The frame pool: reference counts, free bitmap and frames still holding old bytes.
+/// The frame pool: reference counts, free bitmap and the free frames not yet given back
+/// to the host.
 #[derive(Debug)]
 struct Pool {
     refs: Vec<u32>,
     /// One bit per frame, set when the frame is free.
     free: Vec<u64>,
-    /// One bit per free frame whose bytes may be non-zero (not yet given back to the host).
+    /// One bit per free frame still resident (not yet given back to the host).
     dirty: Vec<u64>,
     free_count: usize,
     dirty_count: usize,
@@ -61,6 +62,8 @@ struct Pool {
     hint: usize,
     /// Test-only fault injection: the number of allocations left before one fails.
     fail_countdown: Option<u64>,
+    /// Test-only fault injection: host-arena operations left before one fails.
+    host_fail_countdown: Option<u64>,
 }
 
 fn bit(v: &[u64], i: usize) -> bool {
@@ -113,6 +116,7 @@ impl PhysicalMemory {
                 dirty_count: 0,
                 hint: 0,
                 fail_countdown: None,
+                host_fail_countdown: None,
             }),
             devices: RwLock::new(Vec::new()),
             punch_threshold,
@@ -181,6 +185,9 @@ impl PhysicalMemory {
         if let Some(d) = devices.iter().find(|d| overlaps(d.first.0, d.pages)) {
             return Err(format!("device range overlaps device '{}'", d.name));
         }
+        if Self::count_down(&mut lock(&self.pool).host_fail_countdown) {
+            return Err("the host refused memory for the device (injected)".into());
+        }
         let buf = Arena::new((pages * u64::from(PAGE_SIZE)) as usize)
             .map_err(|e| format!("cannot allocate host memory for the device: {e}"))?;
         devices.push(Device {
@@ -231,18 +238,29 @@ impl PhysicalMemory {
         lock(&self.pool).fail_countdown = n;
     }
 
-    fn injected_failure(pool: &mut Pool) -> bool {
-        match pool.fail_countdown {
+    /// Test-only fault injection: the `n`-th host-arena operation from now (giving freed
+    /// frames back, mapping a device buffer) fails as if the host refused; `None` turns it
+    /// off.
+    pub fn fail_nth_host_operation(&self, n: Option<u64>) {
+        lock(&self.pool).host_fail_countdown = n;
+    }
+
+    fn count_down(counter: &mut Option<u64>) -> bool {
+        match *counter {
             Some(1) => {
-                pool.fail_countdown = None;
+                *counter = None;
                 true
             }
             Some(n) => {
-                pool.fail_countdown = Some(n.saturating_sub(1));
+                *counter = Some(n.saturating_sub(1));
                 false
             }
             None => false,
         }
+    }
+
+    fn injected_failure(pool: &mut Pool) -> bool {
+        Self::count_down(&mut pool.fail_countdown)
     }
 
     /// Hands out `count` zeroed frames, each with one reference, lowest free frames first;
@@ -271,8 +289,9 @@ impl PhysicalMemory {
         true
     }
 
-    /// Removes free frame `i` from the pool with one reference, zeroing it if it still
-    /// holds old bytes.
+    /// Removes free frame `i` from the pool with one reference, zeroed.
+    /// Always zeroed, even a frame never handed out or given back to the host: kernel
+    /// code may have written it through the static mapping while it was free.
     fn take(&self, pool: &mut Pool, i: usize) {
         set_bit(&mut pool.free, i, false);
         pool.free_count -= 1;
@@ -280,8 +299,8 @@ impl PhysicalMemory {
         if bit(&pool.dirty, i) {
             set_bit(&mut pool.dirty, i, false);
             pool.dirty_count -= 1;
-            self.arena.zero_frame(i);
         }
+        self.arena.zero_frame(i);
     }
 
     /// Finds `count` physically contiguous free frames whose physical address satisfies
@@ -310,11 +329,14 @@ impl PhysicalMemory {
         None
     }
 
-    /// Adds one reference to `pfn`; a free RAM frame leaves the pool with its bytes as they
-    /// are. Device frames are not counted.
-    pub fn add_ref(&self, pfn: Pfn) {
-        if let Some(i) = self.ram_index(pfn) {
-            let mut pool = lock(&self.pool);
+    /// Adds one reference to each frame of `pfns`; a free RAM frame leaves the pool with
+    /// its bytes as they are. Device frames are not counted.
+    pub fn add_refs(&self, pfns: &[Pfn]) {
+        let mut pool = lock(&self.pool);
+        for &pfn in pfns {
+            let Some(i) = self.ram_index(pfn) else {
+                continue;
+            };
             if pool.refs[i] == 0 {
                 set_bit(&mut pool.free, i, false);
                 pool.free_count -= 1;
@@ -325,6 +347,11 @@ impl PhysicalMemory {
             }
             pool.refs[i] = pool.refs[i].saturating_add(1);
         }
+    }
+
+    /// Adds one reference to `pfn` (see [`add_refs`](Self::add_refs)).
+    pub fn add_ref(&self, pfn: Pfn) {
+        self.add_refs(&[pfn]);
     }
 
     /// Drops one reference from each frame of `pfns`; frames whose count reaches zero go
@@ -368,18 +395,15 @@ impl PhysicalMemory {
             while i < self.frames && bit(&pool.dirty, i) {
                 i += 1;
             }
-            if self.arena.release_frames(start, i - start) {
-                for j in start..i {
-                    set_bit(&mut pool.dirty, j, false);
-                }
-                pool.dirty_count -= i - start;
-            } else {
-                for j in start..i {
-                    self.arena.zero_frame(j);
-                    set_bit(&mut pool.dirty, j, false);
-                }
-                pool.dirty_count -= i - start;
+            // A refused hole only means the host keeps the memory: frames are zeroed when
+            // handed out either way, so they leave the resident list regardless.
+            if !Self::count_down(&mut pool.host_fail_countdown) {
+                self.arena.release_frames(start, i - start);
             }
+            for j in start..i {
+                set_bit(&mut pool.dirty, j, false);
+            }
+            pool.dirty_count -= i - start;
         }
     }
 
@@ -485,6 +509,28 @@ mod tests {
         assert!(pm.add_device("odd", 0x2000_0800, 0x1000).is_err());
         assert_eq!(pm.kind(Pfn(0x10000)), Some(FrameKind::Device));
         assert_eq!(pm.kind(Pfn(0x10001)), None);
+    }
+
+    #[test]
+    fn a_refused_punch_still_hands_frames_out_zeroed() {
+        let pm = PhysicalMemory::new(0, 4 * 4096, 0).unwrap();
+        let mut v = Vec::new();
+        assert!(pm.alloc(1, &mut v));
+        let p = pm.host_ptr(v[0]).unwrap();
+        // SAFETY: p points at a live 4 KiB frame.
+        unsafe { p.add(100).write(0x5A) };
+        pm.fail_nth_host_operation(Some(1));
+        pm.release(v.drain(..));
+        assert!(pm.alloc(1, &mut v));
+        // SAFETY: as above.
+        assert_eq!(unsafe { p.add(100).read() }, 0);
+        pm.check_pool().unwrap();
+        pm.fail_nth_host_operation(Some(1));
+        assert!(pm.add_device("uart", 0x1000_0000, 0x1000).is_err());
+        assert!(
+            pm.add_device("uart", 0x1000_0000, 0x1000).is_ok(),
+            "only the n-th fails"
+        );
     }
 
     #[test]

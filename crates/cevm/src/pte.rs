@@ -85,17 +85,34 @@ impl Pte {
         }
     }
 
+    /// The entry with its frame replaced.
+    #[inline]
+    pub fn with_pfn(self, pfn: Pfn) -> Self {
+        Pte(self.0 & !(Pfn::MAX << PFN_SHIFT) | (pfn.0 & Pfn::MAX) << PFN_SHIFT)
+    }
+
+    /// Whether the page is committed, not a guard page, and its access byte is in
+    /// `access_mask` (a set of `PAGE_*` base values): the one-compare test of hot walks.
+    #[inline]
+    pub fn committed_allowing(self, access_mask: u8) -> bool {
+        self.0 & (STATE_MASK | GUARD) == ST_COMMITTED
+            && ((self.0 >> ACCESS_SHIFT) as u8) & access_mask != 0
+    }
+
     /// Whether the page is free.
+    #[inline]
     pub fn is_free(self) -> bool {
         self.0 & STATE_MASK == 0
     }
 
     /// Whether the page is committed.
+    #[inline]
     pub fn is_committed(self) -> bool {
         self.0 & STATE_MASK == ST_COMMITTED
     }
 
     /// The mapped frame of a committed page.
+    #[inline]
     pub fn pfn(self) -> Pfn {
         Pfn(self.0 >> PFN_SHIFT & Pfn::MAX)
     }

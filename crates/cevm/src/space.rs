@@ -2,6 +2,8 @@
 //! placement cursors.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use crate::consts::{BLOCK_SIZE, PAGE_SIZE};
 use crate::layout::{Layout, SHARED_HEAP_BASE, SHARED_HEAP_END};
@@ -20,6 +22,10 @@ pub struct Reservation {
     /// For a VirtualAllocCopyEx alias: the bytes the caller asked to alias
     /// (`start`, `len`); the rest of the alias's pages are exposed beyond the request.
     pub alias_request: Option<(u32, u32)>,
+    /// Made by the kernel when the process was created (the first block, the DLL
+    /// barrier): its pages are reserved (kernel mode may commit them), but it is not a VA
+    /// record, so nothing can release it or decommit, protect or copy into it.
+    pub fixed: bool,
 }
 
 impl Reservation {
@@ -95,9 +101,9 @@ pub struct AddressSpace {
 impl AddressSpace {
     /// An empty space whose placement cursor starts at `cursor` and never falls below
     /// `floor`, the start of its placement area.
-    pub fn new(kernel: bool, floor: u32, cursor: u32) -> Self {
+    pub fn new(kernel: bool, floor: u32, cursor: u32, generation: Arc<AtomicU64>) -> Self {
         Self {
-            table: PageTable::new(),
+            table: PageTable::new(generation),
             records: BTreeMap::new(),
             locks: Vec::new(),
             cursor,
@@ -107,16 +113,30 @@ impl AddressSpace {
         }
     }
 
-    /// The record whose requested bytes contain all of `[a, a + n)` (`n` may be 0).
+    /// The VA record whose requested bytes contain all of `[a, a + n)` (`n` may be 0).
     pub fn record_holding_bytes(&self, a: u32, n: u32) -> Option<&Reservation> {
         let (_, r) = self.records.range(..=a).next_back()?;
-        r.holds_bytes(a, n).then_some(r)
+        (!r.fixed && r.holds_bytes(a, n)).then_some(r)
     }
 
-    /// The record whose page extent holds all of the pages `[first, first + pages)`.
+    /// The reservation (a VA record or a fixed block) whose page extent holds all of the
+    /// pages `[first, first + pages)`: what a kernel-mode commit needs (§5.1).
     pub fn record_holding_pages(&self, first: u32, pages: u32) -> Option<&Reservation> {
         let (_, r) = self.records.range(..=first).next_back()?;
         r.holds_pages(first, pages).then_some(r)
+    }
+
+    /// The VA record based exactly at `base`.
+    pub fn record_based_at(&self, base: u32) -> Option<&Reservation> {
+        self.records.get(&base).filter(|r| !r.fixed)
+    }
+
+    /// Reserves a block the kernel sets up for a new process (not a VA record).
+    pub fn reserve_fixed(&mut self, base: u32, size: u32) {
+        self.reserve(base, size, ReserveKind::Plain);
+        if let Some(r) = self.records.get_mut(&base) {
+            r.fixed = true;
+        }
     }
 
     /// The record whose requested bytes or pages contain `a`.
@@ -205,13 +225,41 @@ impl AddressSpace {
             size,
             kind,
             alias_request: None,
+            fixed: false,
         };
-        let mut va = u64::from(base);
-        while va < r.page_end() {
-            self.table.set(va as u32, Pte::reserved(kind));
-            va += u64::from(PAGE_SIZE);
-        }
+        let pages = ((r.page_end() - u64::from(base)) / u64::from(PAGE_SIZE)) as u32;
+        let e = Pte::reserved(kind);
+        self.table.update_range(base, pages, |_, p| *p = e);
         self.records.insert(base, r);
+    }
+
+    /// Adds a record whose pages from `first_mapped` on map `frames` (as copies or
+    /// physical mappings) with `prot`, the pages before them reserved, in one pass over the
+    /// table. The caller has taken the frames' references.
+    pub fn reserve_mapped(
+        &mut self,
+        r: Reservation,
+        first_mapped: u32,
+        frames: &[crate::phys::Pfn],
+        prot: crate::flags::ValidProtection,
+    ) {
+        let pages = ((r.page_end() - u64::from(r.base)) / u64::from(PAGE_SIZE)) as u32;
+        let lead = (first_mapped - r.base) / PAGE_SIZE;
+        let reserved = Pte::reserved(r.kind);
+        let template = Pte::committed(crate::phys::Pfn(0), prot, true);
+        self.table
+            .update_runs(r.base, lead, |_, run| run.fill(reserved));
+        let mut rest = frames;
+        self.table
+            .update_runs(first_mapped, pages - lead, |_, run| {
+                let (now, later) = rest.split_at(run.len().min(rest.len()));
+                for (e, &pfn) in run.iter_mut().zip(now) {
+                    *e = template.with_pfn(pfn);
+                }
+                run[now.len()..].fill(reserved);
+                rest = later;
+            });
+        self.records.insert(r.base, r);
     }
 
     /// Removes the record at `base`, frees its pages and moves the cursor down if the
@@ -220,15 +268,13 @@ impl AddressSpace {
         let Some(r) = self.records.remove(&base) else {
             return;
         };
-        let mut va = u64::from(base);
-        while va < r.page_end() {
-            let e = self.table.get(va as u32);
+        let pages = ((r.page_end() - u64::from(base)) / u64::from(PAGE_SIZE)) as u32;
+        self.table.update_range(base, pages, |_, e| {
             if e.is_committed() {
                 frames.push(e.pfn());
             }
-            self.table.set(va as u32, Pte::FREE);
-            va += u64::from(PAGE_SIZE);
-        }
+            *e = Pte::FREE;
+        });
         if (SHARED_HEAP_BASE..SHARED_HEAP_END).contains(&base) {
             if base < self.shared_cursor {
                 self.shared_cursor = base;

@@ -7,6 +7,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::flags::ProcessAccess;
 use crate::kernel::{Kernel, Mode};
 use crate::process::{Handle, Pid, Process};
+use crate::tlb::Tlb;
 
 /// A thread of the emulated system. Every call is a method on it, made in its context;
 /// a failing call sets its last error (a successful one leaves it unchanged).
@@ -17,6 +18,7 @@ pub struct Thread {
     pub(crate) mode: Mode,
     caller: Option<Pid>,
     last_error: u32,
+    pub(crate) tlb: Tlb,
 }
 
 impl Thread {
@@ -27,6 +29,7 @@ impl Thread {
             mode: Mode::Kernel,
             caller: None,
             last_error: 0,
+            tlb: Tlb::new(),
         }
     }
 
@@ -45,6 +48,7 @@ impl Thread {
         self.active = proc;
         self.mode = mode;
         self.caller = caller;
+        self.tlb.flush();
         Ok(())
     }
 

@@ -518,7 +518,6 @@ fn the_static_mapping_follows_ram_base_and_ends_with_ram() {
 }
 
 #[test]
-#[ignore = "bug: a kernel write through the static mapping to a free, never-used RAM frame is not zeroed when the frame is committed later (phys.rs only zeroes frames it marked dirty on release)"]
 fn frames_written_through_the_static_mapping_while_free_are_zeroed_when_committed() {
     let mut w = small_world();
     w.kmode(w.kernel.kernel_pid());

@@ -295,23 +295,58 @@ fn decommit_outside_any_reservation_fails() {
 #[test]
 fn user_mode_free_at_or_above_0x40000000_fails_though_kernel_mode_may_release() {
     let mut w = World::new();
-    w.user(w.app);
-    let barrier = reserved(0x4000_0000, 0x4000_0000, 0x10000);
-    assert_fails(
-        w.t.virtual_free(0x4000_0000, 0, RELEASE),
-        ErrorCode::InvalidParameter,
-        &w,
-    );
-    assert_fails(
-        w.t.virtual_free(0x4000_0000, 0x1000, DECOMMIT),
-        ErrorCode::InvalidParameter,
-        &w,
-    );
-    assert_eq!(q(&mut w, 0x4000_0000), barrier);
     w.kmode(w.app);
-    w.t.virtual_free(0x4000_0000, 0, RELEASE).unwrap();
+    // Kernel mode may reserve in the DLL area (above the barrier block).
+    assert_eq!(
+        w.t.virtual_alloc(0x4001_0000, 0x2000, RESERVE, NA),
+        Ok(0x4001_0000)
+    );
+    w.user(w.app);
+    let dll = reserved(0x4001_0000, 0x4001_0000, 0x2000);
+    assert_fails(
+        w.t.virtual_free(0x4001_0000, 0, RELEASE),
+        ErrorCode::InvalidParameter,
+        &w,
+    );
+    assert_fails(
+        w.t.virtual_free(0x4001_0000, 0x1000, DECOMMIT),
+        ErrorCode::InvalidParameter,
+        &w,
+    );
+    assert_eq!(q(&mut w, 0x4001_0000), dll);
+    w.kmode(w.app);
+    w.t.virtual_free(0x4001_0000, 0, RELEASE).unwrap();
     w.check();
-    assert_eq!(q(&mut w, 0x4000_0000).state, AllocType::FREE);
+    assert_eq!(q(&mut w, 0x4001_0000).state, AllocType::FREE);
+}
+
+#[test]
+fn the_first_block_and_the_dll_barrier_are_not_va_records() {
+    // §4: VA records are made by the allocation calls; the blocks a new process starts
+    // with are not, so no form of VirtualFree can release or decommit them.
+    let mut w = World::new();
+    for mode_user in [true, false] {
+        if mode_user {
+            w.user(w.app);
+        } else {
+            w.kmode(w.app);
+        }
+        for (a, n, t) in [
+            (0, 0, RELEASE),
+            (0x4000_0000, 0, RELEASE),
+            (0x4000_0000, 0x1000, DECOMMIT),
+        ] {
+            assert_fails(w.t.virtual_free(a, n, t), ErrorCode::InvalidParameter, &w);
+        }
+    }
+    let barrier = reserved(0x4000_0000, 0x4000_0000, 0x10000);
+    assert_eq!(q(&mut w, 0x4000_0000), barrier);
+    w.user(w.app);
+    assert_eq!(
+        w.t.read_u8(0x5000),
+        Ok(0),
+        "the kernel-data page is still there"
+    );
 }
 
 #[test]

@@ -9,6 +9,7 @@ use crate::kernel::{Mode, Spaces};
 use crate::layout::USER_BASE;
 use crate::process::Handle;
 use crate::pte::ReserveKind;
+use crate::space::Reservation;
 use crate::thread::Thread;
 
 impl Thread {
@@ -125,11 +126,15 @@ impl Thread {
         // 5, 7, 9. Reserve, map the alias pages after the leading offset, add the record.
         let space = spaces.get(dst_proc.pid());
         space.take_place(&layout, base, u64::from(size));
-        space.reserve(base, size, ReserveKind::Plain);
-        if let Some(r) = space.records.get_mut(&base) {
-            r.alias_request = Some((base + bo, n));
-        }
-        k.map_frames(space, base + (bo - po), &frames, vp);
+        k.phys().add_refs(&frames);
+        let record = Reservation {
+            base,
+            size,
+            kind: ReserveKind::Plain,
+            alias_request: Some((base + bo, n)),
+            fixed: false,
+        };
+        space.reserve_mapped(record, base + (bo - po), &frames, vp);
         // 10. The result keeps the source's low 16 bits.
         Ok(base + bo)
     }

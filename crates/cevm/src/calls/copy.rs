@@ -55,10 +55,15 @@ impl Kernel {
         frames: &[Pfn],
         prot: ValidProtection,
     ) {
-        for (va, &pfn) in AddressSpace::pages(first, frames.len() as u32).zip(frames) {
-            self.phys().add_ref(pfn);
-            space.table.set(va, Pte::committed(pfn, prot, true));
-        }
+        self.phys().add_refs(frames);
+        let mut next = frames.iter();
+        space
+            .table
+            .update_range(first, frames.len() as u32, |_, e| {
+                if let Some(&pfn) = next.next() {
+                    *e = Pte::committed(pfn, prot, true);
+                }
+            });
     }
 }
 

@@ -56,7 +56,7 @@ impl Thread {
         let mut frames = Vec::new();
         if release {
             // 3. The exact base of a record; never a reservation with locked pages.
-            let r = *space.records.get(&a).ok_or_else(|| {
+            let r = *space.record_based_at(a).ok_or_else(|| {
                 Error::invalid(format!("0x{a:08X} is not the base of a reservation"))
             })?;
             let pages = ((r.page_end() - u64::from(r.base)) / 0x1000) as u32;

@@ -1,0 +1,87 @@
+//! A thread's translation cache: the host address and allowed accesses of recently
+//! touched pages, so a checked access that hits costs a generation load, a tag compare and
+//! the load itself.
+//!
+//! Correctness rests on the kernel's translation generation: every page-table change that
+//! takes access away bumps it (see `page_table.rs`), and an entry filled under an older
+//! generation, or in an earlier context of the thread (another process or mode), never
+//! matches. Only committed, non-guard pages are cached, so guard pages and auto-commit
+//! pages always take the full path. 4096 direct-mapped slots give a reach of 16 MiB.
+
+use std::cell::Cell;
+
+/// The entry allows reading.
+pub(crate) const PERM_READ: u32 = 1;
+/// The entry allows writing.
+pub(crate) const PERM_WRITE: u32 = 2;
+/// The entry allows executing.
+pub(crate) const PERM_EXECUTE: u32 = 4;
+const VALID: u32 = 8;
+
+const SLOTS: usize = 4096;
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Entry {
+    /// Page address | permission bits | VALID.
+    tag: u32,
+    /// The thread's context number when filled.
+    context: u32,
+    /// The kernel's translation generation when filled.
+    generation: u64,
+    /// Host address of the page's first byte.
+    host: usize,
+}
+
+/// A direct-mapped cache of page translations for one thread.
+#[derive(Debug)]
+pub(crate) struct Tlb {
+    entries: Box<[Cell<Entry>]>,
+    context: Cell<u32>,
+}
+
+impl Tlb {
+    pub fn new() -> Self {
+        Self {
+            entries: vec![Cell::new(Entry::default()); SLOTS].into_boxed_slice(),
+            context: Cell::new(0),
+        }
+    }
+
+    /// Drops every entry, in O(1): entries of an earlier context never match.
+    pub fn flush(&self) {
+        let c = self.context.get().wrapping_add(1);
+        if c == 0 {
+            // After 2^32 context switches, really clear so no ancient entry can match.
+            for e in self.entries.iter() {
+                e.set(Entry::default());
+            }
+        }
+        self.context.set(c);
+    }
+
+    /// The host address of `len` bytes at `a` when they lie in one page cached under
+    /// `generation` in the current context and allowing `perm`.
+    #[inline]
+    pub fn lookup(&self, generation: u64, a: u32, len: u32, perm: u32) -> Option<usize> {
+        let off = a & 0xFFF;
+        if off + len > 0x1000 {
+            return None;
+        }
+        let e = self.entries[(a >> 12) as usize % SLOTS].get();
+        let hit = e.tag & !0xFFF == a & !0xFFF
+            && e.tag & (perm | VALID) == perm | VALID
+            && e.generation == generation
+            && e.context == self.context.get();
+        hit.then(|| e.host + off as usize)
+    }
+
+    /// Caches the translation of the page holding `a`, filled under `generation`.
+    pub fn insert(&self, generation: u64, a: u32, perms: u32, host: usize) {
+        self.entries[(a >> 12) as usize % SLOTS].set(Entry {
+            tag: (a & !0xFFF) | perms | VALID,
+            context: self.context.get(),
+            generation,
+            host,
+        });
+    }
+}
