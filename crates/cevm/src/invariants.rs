@@ -17,7 +17,10 @@ impl Kernel {
     ///
     /// It locks every space (in pid order), so it sees one consistent state.
     pub fn check_invariants(&self) -> Result<(), String> {
-        let procs = self.processes();
+        // The process table stays locked throughout: process creation and termination
+        // hold it while they take or give back frames.
+        let table = self.table();
+        let procs: Vec<_> = table.processes.values().cloned().collect();
         let refs: Vec<&crate::process::Process> = procs.iter().map(|p| p.as_ref()).collect();
         // Lock all spaces at once, in the global (pid) order every call uses.
         let mut guards: Vec<_> = {

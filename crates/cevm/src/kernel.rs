@@ -199,6 +199,9 @@ impl Kernel {
         let mut space = AddressSpace::new(false, USER_BASE, cursor, self.0.generation.clone());
         space.reserve_fixed(0, BLOCK_SIZE);
         space.reserve_fixed(DLL_BASE, BLOCK_SIZE);
+        // The table stays locked from the frame's allocation until the process holding it
+        // is listed, so the invariant checker never sees the frame without its entry.
+        let mut table = write(&self.0.table);
         let mut frames = Vec::with_capacity(1);
         if !self.0.phys.alloc(1, &mut frames) {
             return Err(Error::no_memory(
@@ -213,7 +216,6 @@ impl Kernel {
         space
             .table
             .set(KDATA_PAGE, Pte::committed(frames[0], ro, false));
-        let mut table = write(&self.0.table);
         let Some(v) = table.next_value() else {
             drop(table);
             self.0.phys.release(frames);
@@ -280,11 +282,11 @@ impl Kernel {
     /// Ends process `pid`: its handles close, its address space is released (aliases of
     /// its frames elsewhere survive) and its locks on kernel pages die with it.
     pub(crate) fn end_process(&self, proc: &Arc<Process>) {
-        {
-            let mut table = self.table_mut();
-            table.processes.remove(&proc.pid());
-            table.handles.retain(|_, h| h.pid != proc.pid());
-        }
+        // The table stays locked until the frames are back in the pool, so the invariant
+        // checker never sees the process gone but its frames still counted.
+        let mut table = self.table_mut();
+        table.processes.remove(&proc.pid());
+        table.handles.retain(|_, h| h.pid != proc.pid());
         proc.mark_dead();
         let mut frames = Vec::new();
         {
@@ -298,5 +300,6 @@ impl Kernel {
         }
         self.0.nk.space().locks.retain(|l| l.owner != proc.pid().0);
         self.0.phys.release(frames);
+        drop(table);
     }
 }

@@ -302,7 +302,6 @@ fn a_process_terminated_while_other_threads_use_it() {
 }
 
 #[test]
-#[ignore = "bug: check_invariants (invariants.rs) reports false violations while another thread creates or terminates a process: it snapshots the process list, then counts frames that create_process/end_process (kernel.rs) reference outside any locked space"]
 fn invariants_hold_at_every_instant_while_processes_come_and_go() {
     let kernel = Kernel::boot(Config::default()).unwrap();
     let stop = Arc::new(AtomicBool::new(false));

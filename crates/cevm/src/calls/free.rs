@@ -87,7 +87,7 @@ impl Thread {
                 }
             }
         }
-        drop(space);
+        // Still under the space lock, so no observer sees counts without their entries.
         self.kernel.phys().release(frames);
         Ok(())
     }

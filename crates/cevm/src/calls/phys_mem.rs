@@ -74,8 +74,8 @@ impl Thread {
             ..vp
         };
         k.map_frames(&mut space, base, &frames, prot);
-        // map_frames took a reference on top of the allocation's own.
-        drop(space);
+        // map_frames took a reference on top of the allocation's own; dropped while the
+        // space is still locked so no observer sees a count without its entry.
         k.phys().release(frames);
         Ok((base, first.addr()))
     }
