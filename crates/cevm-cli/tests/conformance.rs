@@ -1,0 +1,30 @@
+//! The conformance scripts, the shared ones beside the repository (`../shared/conformance`,
+//! present on every developer machine and in CI) and the examples, run through `cevm check`
+//! as part of `cargo test`, so the README's one test command covers them too.
+
+mod common;
+
+use common::{cevm, repo_root};
+
+#[test]
+fn every_conformance_script_and_example_passes() {
+    let root = repo_root();
+    let mut dirs = vec![root.join("tests/conformance"), root.join("examples")];
+    let shared = root.join("../shared/conformance");
+    if shared.is_dir() {
+        dirs.push(shared);
+    }
+    let out = cevm().arg("check").args(&dirs).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last = stdout.lines().last().unwrap_or_default();
+    let failures: Vec<&str> = stdout.lines().filter(|l| l.starts_with("FAIL")).collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(out.status.success(), "{stdout}");
+    let passed: usize = last
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(last.ends_with(" passed, 0 failed"), "{last}");
+    assert!(passed >= 3, "only {passed} scripts ran");
+}
