@@ -216,10 +216,13 @@ pub fn alloc_copy(rounds: u32, quick: bool) -> Vec<Figure> {
         let (ns, _) = alias_ns(&mut t, app, src, pages, rounds, iters.max(2));
         out.push(figure(
             "alloccopy_scaling",
-            format!("VirtualAllocCopyEx of {pages} pages"),
+            format!(
+                "VirtualAllocCopyEx of {pages} pages ({:.1} ns/page)",
+                ns / f64::from(pages)
+            ),
             ns,
-            "per page",
-            ns / f64::from(pages),
+            "",
+            0.0,
             None,
         ));
     }

@@ -4,6 +4,7 @@
 mod commands;
 mod maps;
 mod script;
+mod stress;
 mod trace;
 
 use std::process::ExitCode;
@@ -19,8 +20,7 @@ struct Cli {
 }
 
 /// One variant per subcommand, each with its own module under `commands/` holding its
-/// arguments and an `execute` returning the exit code. `bench` and `stress` are to join
-/// the same way: a variant here, a module there, one line in `main`.
+/// arguments and an `execute` returning the exit code.
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Boot a fresh kernel and run a script (exit 1 with file:line:column: cause on failure)
@@ -31,6 +31,10 @@ enum Command {
     Shell(commands::shell::ShellArgs),
     /// Run a script and print the final address-space maps of every process
     Maps(commands::maps::MapsArgs),
+    /// Measure each performance figure of design.md beside its in-process baseline
+    Bench(commands::bench::BenchArgs),
+    /// Random calls from many threads on shared processes, then invariants and leaks
+    Stress(commands::stress::StressArgs),
 }
 
 fn main() -> ExitCode {
@@ -39,5 +43,7 @@ fn main() -> ExitCode {
         Command::Check(args) => commands::check::execute(args),
         Command::Shell(args) => commands::shell::execute(args),
         Command::Maps(args) => commands::maps::execute(args),
+        Command::Bench(args) => commands::bench::execute(args),
+        Command::Stress(args) => commands::stress::execute(args),
     }
 }

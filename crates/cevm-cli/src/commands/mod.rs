@@ -1,10 +1,12 @@
 //! The subcommands. Each module has its clap arguments and an `execute` that returns the
 //! process exit code.
 
+pub mod bench;
 pub mod check;
 pub mod maps;
 pub mod run;
 pub mod shell;
+pub mod stress;
 
 use clap::Args;
 
