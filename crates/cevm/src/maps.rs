@@ -210,7 +210,7 @@ impl Kernel {
             };
             let _ = write!(
                 s,
-                "  0x{:08X}-0x{:08X}  {:<9}  {:<18}",
+                "  0x{:08X}-0x{:08X}  {:<10}  {:<18}",
                 r.start,
                 end,
                 state,

@@ -238,6 +238,12 @@ impl PhysicalMemory {
         lock(&self.pool).fail_countdown = n;
     }
 
+    /// Whether an injected failure (of either kind) is still waiting to happen.
+    pub fn injection_pending(&self) -> bool {
+        let pool = lock(&self.pool);
+        pool.fail_countdown.is_some() || pool.host_fail_countdown.is_some()
+    }
+
     /// Test-only fault injection: the `n`-th host-arena operation from now (giving freed
     /// frames back, mapping a device buffer) fails as if the host refused; `None` turns it
     /// off.
