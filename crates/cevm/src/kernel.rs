@@ -75,24 +75,34 @@ impl std::fmt::Debug for Kernel {
 
 /// Up to three address spaces locked together, in process-id order.
 pub(crate) struct Spaces<'a> {
-    locked: Vec<(Pid, MutexGuard<'a, AddressSpace>)>,
+    // A fixed array: locking is on every call's path and must not allocate.
+    locked: [Option<(Pid, MutexGuard<'a, AddressSpace>)>; 3],
 }
 
 impl<'a> Spaces<'a> {
-    /// Locks the spaces of `procs` (duplicates collapse) in ascending pid order, the one
-    /// global order every call uses, so two calls cannot deadlock.
+    /// Locks the spaces of up to three processes (duplicates collapse) in ascending pid
+    /// order, the one global order every call uses, so two calls cannot deadlock.
     pub fn lock(procs: &[&'a Process]) -> Self {
-        let mut order: Vec<&'a Process> = procs.to_vec();
-        order.sort_by_key(|p| p.pid());
-        order.dedup_by_key(|p| p.pid());
-        Self {
-            locked: order.into_iter().map(|p| (p.pid(), p.space())).collect(),
+        let mut order: [Option<&'a Process>; 3] = [None; 3];
+        for (slot, p) in order.iter_mut().zip(procs) {
+            *slot = Some(p);
         }
+        order.sort_by_key(|p| p.map_or(Pid(u32::MAX), |p| p.pid()));
+        let mut locked = [None, None, None];
+        let mut last = None;
+        for (slot, p) in locked.iter_mut().zip(order.into_iter().flatten()) {
+            if last != Some(p.pid()) {
+                last = Some(p.pid());
+                *slot = Some((p.pid(), p.space()));
+            }
+        }
+        Self { locked }
     }
 
-    /// The locked space of process `pid` (which must be one of the locked ones).
+    /// The locked space of process `pid`, which every caller has locked (the process it
+    /// names and the kernel cover every table an address can reach).
     pub fn get(&mut self, pid: Pid) -> &mut AddressSpace {
-        match self.locked.iter_mut().find(|(p, _)| *p == pid) {
+        match self.locked.iter_mut().flatten().find(|(p, _)| *p == pid) {
             Some((_, g)) => g,
             None => unreachable!("space of {pid:?} was not locked"),
         }
