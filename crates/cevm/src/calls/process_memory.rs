@@ -17,7 +17,7 @@ impl Thread {
         let r = self.resolve(h, ProcessAccess::VM_READ, None).and_then(|p| {
             self.check_remote(a, n, false)?;
             let mut buf = vec![0u8; n as usize];
-            self.remote_copy(&p, a, &mut buf, AccessKind::Read)?;
+            self.remote_read(&p, a, &mut buf)?;
             Ok(buf)
         });
         self.track(r)
@@ -28,7 +28,7 @@ impl Thread {
         let n = u32::try_from(buf.len()).unwrap_or(u32::MAX);
         let r = self.resolve(h, ProcessAccess::VM_READ, None).and_then(|p| {
             self.check_remote(a, n, false)?;
-            self.remote_copy(&p, a, buf, AccessKind::Read)
+            self.remote_read(&p, a, buf)
         });
         self.track(r)
     }
@@ -41,8 +41,7 @@ impl Thread {
             .resolve(h, ProcessAccess::VM_WRITE, None)
             .and_then(|p| {
                 self.check_remote(a, n, true)?;
-                let mut copy = data.to_vec();
-                self.remote_copy(&p, a, &mut copy, AccessKind::Write)?;
+                self.remote_write(&p, a, data)?;
                 Ok(data.len())
             });
         self.track(r)
@@ -68,31 +67,46 @@ impl Thread {
         Ok(())
     }
 
-    fn remote_copy(
-        &self,
-        proc: &Arc<Process>,
-        a: u32,
-        buf: &mut [u8],
-        kind: AccessKind,
-    ) -> Result<()> {
-        let ptr = buf.as_mut_ptr();
+    fn remote_read(&self, proc: &Arc<Process>, a: u32, buf: &mut [u8]) -> Result<()> {
+        let to = buf.as_mut_ptr();
         self.kernel
-            .with_host_range(proc, a, buf.len(), kind, Mode::Kernel, |done, p, len| {
-                // SAFETY: p is valid for len bytes of a mapped frame; buf has done + len
-                // bytes; the two never overlap (guest memory is not a Rust allocation).
-                unsafe {
-                    if kind == AccessKind::Write {
-                        std::ptr::copy_nonoverlapping(ptr.add(done), p, len);
-                    } else {
-                        std::ptr::copy_nonoverlapping(p, ptr.add(done), len);
-                    }
-                }
-            })
-            .map_err(|e| {
-                Error::invalid(format!(
-                    "the copy faulted at 0x{:08X}; nothing was copied",
-                    e.address
-                ))
-            })
+            .with_host_range(
+                proc,
+                a,
+                buf.len(),
+                AccessKind::Read,
+                Mode::Kernel,
+                |done, p, len| {
+                    // SAFETY: p is valid for len bytes of a mapped frame and buf for done + len;
+                    // guest memory is never a Rust allocation, so they cannot overlap.
+                    unsafe { std::ptr::copy_nonoverlapping(p, to.add(done), len) };
+                },
+            )
+            .map_err(copy_fault)
     }
+
+    fn remote_write(&self, proc: &Arc<Process>, a: u32, data: &[u8]) -> Result<()> {
+        let from = data.as_ptr();
+        self.kernel
+            .with_host_range(
+                proc,
+                a,
+                data.len(),
+                AccessKind::Write,
+                Mode::Kernel,
+                |done, p, len| {
+                    // SAFETY: as in remote_read, in the other direction.
+                    unsafe { std::ptr::copy_nonoverlapping(from.add(done), p, len) };
+                },
+            )
+            .map_err(copy_fault)
+    }
+}
+
+/// A fault during a copy fails the call with 87 (semantics.md §5.12).
+fn copy_fault(e: crate::error::Exception) -> Error {
+    Error::invalid(format!(
+        "the copy faulted at 0x{:08X}; nothing was copied",
+        e.address
+    ))
 }
