@@ -1,4 +1,4 @@
-//! Physical memory: RAM frames in one host [`Arena`], their reference counts and free pool,
+//! Physical memory: RAM frames in one host arena, their reference counts and free pool,
 //! contiguous allocation for AllocPhysMem, and device ranges registered by the host.
 //!
 //! A RAM frame's count is the number of page-table entries that map it; a frame is free
