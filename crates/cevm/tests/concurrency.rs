@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 
 use cevm::{AllocType, Config, ErrorCode, Handle, Kernel, Mode, Pid, Protection, Thread};
+use common::{RW, check_kernel};
 
-const RW: Protection = Protection::READWRITE;
 const BUF: u32 = 0x10000;
 const BUF_BYTES: u32 = 0x10000;
 
@@ -39,12 +39,6 @@ fn shared_process(kernel: &Kernel, i: usize) -> Pid {
     let data: Vec<u8> = (BUF..BUF + BUF_BYTES).map(|a| pattern(i, a)).collect();
     t.write_bytes(BUF, &data).unwrap();
     p
-}
-
-fn check(kernel: &Kernel) {
-    if let Err(e) = kernel.check_invariants() {
-        panic!("invariant violated: {e}");
-    }
 }
 
 /// One worker's bounded run: aliases from `procs[src]` into `procs[dst]` (or the
@@ -99,7 +93,7 @@ fn threads_creating_and_releasing_aliases_leave_every_frame_accounted_for() {
     let kernel = Kernel::boot(Config::default()).unwrap();
     let start = kernel.phys().free_frames();
     let procs: Vec<Pid> = (0..4).map(|i| shared_process(&kernel, i)).collect();
-    check(&kernel);
+    check_kernel(&kernel);
     let with_buffers = kernel.phys().free_frames();
     assert_eq!(with_buffers, start - 4 * 17);
     let workers = 6;
@@ -118,7 +112,7 @@ fn threads_creating_and_releasing_aliases_leave_every_frame_accounted_for() {
     for h in handles {
         h.join().unwrap();
     }
-    check(&kernel);
+    check_kernel(&kernel);
     assert_eq!(kernel.phys().free_frames(), with_buffers);
     // The buffers are intact.
     let mut t = kernel.thread();
@@ -130,7 +124,7 @@ fn threads_creating_and_releasing_aliases_leave_every_frame_accounted_for() {
     for &p in &procs {
         t.terminate_process(p.into(), 0).unwrap();
     }
-    check(&kernel);
+    check_kernel(&kernel);
     assert_eq!(kernel.phys().free_frames(), start);
     assert_eq!(kernel.phys().free_frames(), kernel.phys().total_frames());
 }
@@ -141,7 +135,7 @@ fn a_process_terminated_while_other_threads_use_it() {
     let driver = kernel.create_process("udevice.exe").unwrap();
     let start = kernel.phys().free_frames();
     let victim = shared_process(&kernel, 0);
-    check(&kernel);
+    check_kernel(&kernel);
     let progress = Arc::new(AtomicUsize::new(0));
     let dead = Arc::new(AtomicBool::new(false));
     let barrier = Arc::new(Barrier::new(4));
@@ -285,7 +279,7 @@ fn a_process_terminated_while_other_threads_use_it() {
     let kept = aliaser.join().unwrap();
     inside.join().unwrap();
     changer.join().unwrap();
-    check(&kernel);
+    check_kernel(&kernel);
     assert!(kernel.process(victim).is_none());
     assert!(!kept.is_empty());
     // The aliases kept in udevice.exe outlive the victim.
@@ -297,7 +291,7 @@ fn a_process_terminated_while_other_threads_use_it() {
         assert!(b.iter().zip(BUF + off..).all(|(&x, a)| x == pattern(0, a)));
         t.virtual_free(r & !0xFFFF, 0, AllocType::RELEASE).unwrap();
     }
-    check(&kernel);
+    check_kernel(&kernel);
     assert_eq!(kernel.phys().free_frames(), start);
 }
 
@@ -332,5 +326,5 @@ fn invariants_hold_at_every_instant_while_processes_come_and_go() {
         violations.len(),
         violations[0]
     );
-    check(&kernel);
+    check_kernel(&kernel);
 }

@@ -11,8 +11,7 @@ mod common;
 use cevm::{
     AllocType, Config, ErrorCode, Handle, Kernel, LockFlags, Mode, Pid, Protection, Thread,
 };
-
-const RW: Protection = Protection::READWRITE;
+use common::RW;
 
 /// Everything a failed call must leave as it was: every process's map and the free
 /// frame count.

@@ -8,36 +8,11 @@
 
 mod common;
 
-use cevm::{AllocType, ErrorCode, LockFlags, Pid, Protection};
-use common::{World, assert_fails};
+use cevm::{AllocType, ErrorCode, LockFlags, Protection};
+use common::{RW, World, assert_fails};
 
-const RW: Protection = Protection::READWRITE;
 const RW_NOCACHE: Protection = Protection::READWRITE.union(Protection::NOCACHE);
 const DEV: u64 = 0xFED0_0000;
-
-trait Ext {
-    fn snapshot(&self) -> (usize, String);
-    fn nk(&mut self);
-    /// (state, protect, region size, allocation base) in the active process.
-    fn q4(&mut self, a: u32) -> (AllocType, Protection, u32, u32);
-}
-
-impl Ext for World {
-    fn snapshot(&self) -> (usize, String) {
-        (self.free_frames(), self.kernel.render_all_maps())
-    }
-
-    fn nk(&mut self) {
-        let k: Pid = self.kernel.kernel_pid();
-        self.kmode(k);
-    }
-
-    fn q4(&mut self, a: u32) -> (AllocType, Protection, u32, u32) {
-        let i = self.t.virtual_query(a, 28).unwrap();
-        self.check();
-        (i.state, i.protect, i.region_size, i.allocation_base)
-    }
-}
 
 fn with_device() -> World {
     let w = World::new();

@@ -4,53 +4,23 @@
 
 mod common;
 
-use cevm::{AllocType, Config, ErrorCode, Handle, LockFlags, Mode, Pid, ProcessAccess, Protection};
-use common::{World, assert_fails};
+use cevm::{AllocType, Config, ErrorCode, Handle, LockFlags, Mode, ProcessAccess, Protection};
+use common::{RO, RW, World, assert_fails, h};
 
-const RW: Protection = Protection::READWRITE;
-const RO: Protection = Protection::READONLY;
 const Q: LockFlags = LockFlags::QUERY_ONLY;
 
-fn h(p: Pid) -> Handle {
-    p.into()
+/// (state, protect) of `a` in app.exe.
+fn app_state(w: &mut World, a: u32) -> (AllocType, Protection) {
+    let app = w.app;
+    let i = w.q_in(app, a);
+    (i.state, i.protect)
 }
 
-trait Ext {
-    fn snapshot(&self) -> (usize, String);
-    /// app.exe (user mode) commits `bytes` read/write at 0x10000.
-    fn app_buffer(&mut self, bytes: u32) -> u32;
-    /// udevice.exe in kernel mode, called by app.exe.
-    fn driver(&mut self);
-    fn state(&mut self, proc: Pid, a: u32) -> (AllocType, Protection);
-}
-
-impl Ext for World {
-    fn snapshot(&self) -> (usize, String) {
-        (self.free_frames(), self.kernel.render_all_maps())
-    }
-
-    fn app_buffer(&mut self, bytes: u32) -> u32 {
-        self.user(self.app);
-        let b = self
-            .t
-            .virtual_alloc(0, bytes, AllocType::COMMIT, RW)
-            .unwrap();
-        assert_eq!(b, 0x10000);
-        self.check();
-        b
-    }
-
-    fn driver(&mut self) {
-        self.t
-            .enter(self.drv, Mode::Kernel, Some(self.app))
-            .unwrap();
-    }
-
-    fn state(&mut self, proc: Pid, a: u32) -> (AllocType, Protection) {
-        let i = self.t.virtual_query_ex(h(proc), a, 28).unwrap();
-        self.check();
-        (i.state, i.protect)
-    }
+/// A fresh world whose app.exe (user mode) has `bytes` committed read/write at 0x10000.
+fn with_buffer(bytes: u32) -> World {
+    let mut w = World::new();
+    w.app_buffer(bytes);
+    w
 }
 
 /// In app.exe's context (kernel mode): LockPages on the active process.
@@ -60,8 +30,7 @@ fn app_kernel(w: &mut World) {
 
 #[test]
 fn lock_and_unlock_in_user_mode_are_50() {
-    let mut w = World::new();
-    w.app_buffer(0x1000);
+    let mut w = with_buffer(0x1000);
     let before = w.snapshot();
     let app = h(w.app);
     assert_fails(
@@ -110,16 +79,9 @@ fn lock_and_unlock_in_user_mode_are_50() {
 
 #[test]
 fn lock_ex_handle_checks_are_6_then_5() {
-    let mut w = World::new();
-    w.app_buffer(0x1000);
+    let mut w = with_buffer(0x1000);
     w.driver();
-    let weak =
-        w.t.open_process(
-            ProcessAccess::VM_READ | ProcessAccess::VM_WRITE,
-            false,
-            w.app,
-        )
-        .unwrap();
+    let weak = w.open(ProcessAccess::VM_READ | ProcessAccess::VM_WRITE, w.app);
     let before = w.snapshot();
     assert_fails(
         w.t.lock_pages_ex(Handle(0xDEAD_0000), 0x10000, 0x1000, LockFlags::READ),
@@ -147,8 +109,7 @@ fn lock_ex_handle_checks_are_6_then_5() {
 
 #[test]
 fn lock_argument_checks_are_87() {
-    let mut w = World::new();
-    w.app_buffer(0x1000);
+    let mut w = with_buffer(0x1000);
     app_kernel(&mut w);
     let before = w.snapshot();
     // (a & ~0xFFF) < 0x10000: even app's committed kernel-data page at 0x5000.
@@ -216,9 +177,8 @@ fn lock_returns_the_physical_address_of_every_page() {
 
 #[test]
 fn lock_static_range_fills_pfns_and_locks_nothing() {
-    let mut w = World::new();
     // app's buffer is frames 2 and 3: PA 0x2000 and 0x3000, static 0x80002000.
-    w.app_buffer(0x2000);
+    let mut w = with_buffer(0x2000);
     w.driver();
     let before = w.snapshot();
     assert_eq!(
@@ -345,13 +305,12 @@ fn lock_brings_pages_in_and_a_failure_locks_nothing() {
     );
     w.check();
     assert_eq!(w.free_frames(), frames - 2);
-    assert_eq!(w.state(w.app, 0x21000), (AllocType::COMMIT, RW));
+    assert_eq!(app_state(&mut w, 0x21000), (AllocType::COMMIT, RW));
 }
 
 #[test]
 fn lock_consumes_a_guard_page_and_fails_with_8() {
-    let mut w = World::new();
-    w.app_buffer(0x2000);
+    let mut w = with_buffer(0x2000);
     w.t.virtual_protect(0x11000, 0x1000, RW | Protection::GUARD)
         .unwrap();
     w.check();
@@ -363,7 +322,7 @@ fn lock_consumes_a_guard_page_and_fails_with_8() {
         &w,
     );
     assert_eq!(w.free_frames(), frames);
-    assert_eq!(w.state(w.app, 0x11000), (AllocType::COMMIT, RW));
+    assert_eq!(app_state(&mut w, 0x11000), (AllocType::COMMIT, RW));
     // Nothing locked; the retry succeeds and locks.
     w.t.lock_pages(0x10000, 0x2000, LockFlags::READ).unwrap();
     w.check();
@@ -376,8 +335,7 @@ fn lock_consumes_a_guard_page_and_fails_with_8() {
 
 #[test]
 fn lock_write_flag_needs_a_writable_page() {
-    let mut w = World::new();
-    w.app_buffer(0x2000);
+    let mut w = with_buffer(0x2000);
     w.t.virtual_protect(0x10000, 0x1000, Protection::EXECUTE_READWRITE)
         .unwrap();
     w.t.virtual_protect(0x11000, 0x1000, Protection::EXECUTE_READ)
@@ -397,8 +355,7 @@ fn lock_write_flag_needs_a_writable_page() {
 
 #[test]
 fn locked_pages_block_decommit_87_protect_32_and_release_87() {
-    let mut w = World::new();
-    w.app_buffer(0x3000);
+    let mut w = with_buffer(0x3000);
     app_kernel(&mut w);
     w.t.lock_pages(0x11800, 0x10, LockFlags::READ).unwrap();
     w.check();
@@ -461,8 +418,7 @@ fn locked_pages_block_decommit_87_protect_32_and_release_87() {
 
 #[test]
 fn locks_nest_and_unlock_needs_the_exact_record() {
-    let mut w = World::new();
-    w.app_buffer(0x3000);
+    let mut w = with_buffer(0x3000);
     app_kernel(&mut w);
     // Two locks of page 0x10000 and one of the three pages.
     w.t.lock_pages(0x10000, 0x1000, LockFlags::READ).unwrap();
@@ -519,9 +475,8 @@ fn locks_nest_and_unlock_needs_the_exact_record() {
 
 #[test]
 fn query_only_fills_pfns_and_keeps_nothing_locked() {
-    let mut w = World::new();
     // Frames 2 and 3.
-    w.app_buffer(0x2000);
+    let mut w = with_buffer(0x2000);
     app_kernel(&mut w);
     assert_eq!(
         w.t.lock_pages(0x10000, 0x2000, Q).unwrap(),
@@ -549,15 +504,14 @@ fn query_only_fills_pfns_and_keeps_nothing_locked() {
     assert_eq!(w.t.lock_pages(auto, 0x1000, Q).unwrap().len(), 1);
     w.check();
     assert_eq!(w.free_frames(), frames - 1);
-    assert_eq!(w.state(w.app, auto), (AllocType::COMMIT, RW));
+    assert_eq!(app_state(&mut w, auto), (AllocType::COMMIT, RW));
     w.t.virtual_free(auto, 0x1000, AllocType::DECOMMIT).unwrap();
     w.check();
 }
 
 #[test]
 fn lock_pages_ex_locks_another_process_and_only_its_unlock_ex_removes_it() {
-    let mut w = World::new();
-    w.app_buffer(0x1000);
+    let mut w = with_buffer(0x1000);
     w.driver();
     let app = h(w.app);
     assert_eq!(
@@ -590,8 +544,7 @@ fn lock_pages_ex_locks_another_process_and_only_its_unlock_ex_removes_it() {
 #[test]
 fn lock_in_the_shared_heap_and_kernel_memory_uses_the_kernel_tables() {
     let mut w = World::new();
-    let k = w.kernel.kernel_pid();
-    w.kmode(k);
+    w.nk();
     let s =
         w.t.ce_virtual_shared_alloc(0, 0x1000, AllocType::RESERVE | AllocType::COMMIT)
             .unwrap();
@@ -619,8 +572,7 @@ fn locks_die_with_their_process() {
     let mut w = World::new();
     let start = w.free_frames();
     w.app_buffer(0x2000);
-    let k = w.kernel.kernel_pid();
-    w.kmode(k);
+    w.nk();
     let s =
         w.t.ce_virtual_shared_alloc(0, 0x1000, AllocType::RESERVE | AllocType::COMMIT)
             .unwrap();
@@ -649,8 +601,7 @@ fn locks_die_with_their_process() {
 
 #[test]
 fn lock_and_unlock_hostile_inputs_fail_cleanly() {
-    let mut w = World::new();
-    w.app_buffer(0x1000);
+    let mut w = with_buffer(0x1000);
     app_kernel(&mut w);
     let before = w.snapshot();
     for (a, n, code) in [
@@ -717,8 +668,7 @@ fn lock_range_crossing_into_the_shared_heap_brings_in_both_tables() {
         &w,
     );
     assert_eq!(w.snapshot(), before);
-    let k = w.kernel.kernel_pid();
-    w.kmode(k);
+    w.nk();
     let s =
         w.t.ce_virtual_shared_alloc(0, 0x1000, AllocType::RESERVE | AllocType::COMMIT)
             .unwrap();

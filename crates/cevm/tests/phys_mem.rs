@@ -7,42 +7,8 @@
 
 mod common;
 
-use cevm::{AllocType, Config, ErrorCode, LockFlags, Mode, Pid, Protection};
-use common::{World, assert_fails};
-
-const RW: Protection = Protection::READWRITE;
-
-trait Ext {
-    fn snapshot(&self) -> (usize, String);
-    fn nk(&mut self);
-    /// (state, protect, region size, allocation base) of VirtualQuery in the active
-    /// process.
-    fn q4(&mut self, a: u32) -> (AllocType, Protection, u32, u32);
-    fn pfns(&mut self, a: u32, n: u32) -> Vec<u64>;
-}
-
-impl Ext for World {
-    fn snapshot(&self) -> (usize, String) {
-        (self.free_frames(), self.kernel.render_all_maps())
-    }
-
-    fn nk(&mut self) {
-        let k: Pid = self.kernel.kernel_pid();
-        self.kmode(k);
-    }
-
-    fn q4(&mut self, a: u32) -> (AllocType, Protection, u32, u32) {
-        let i = self.t.virtual_query(a, 28).unwrap();
-        self.check();
-        (i.state, i.protect, i.region_size, i.allocation_base)
-    }
-
-    fn pfns(&mut self, a: u32, n: u32) -> Vec<u64> {
-        let v = self.t.lock_pages(a, n, LockFlags::QUERY_ONLY).unwrap();
-        self.check();
-        v
-    }
-}
+use cevm::{AllocType, Config, ErrorCode, Mode, Protection};
+use common::{RW, World, assert_fails};
 
 #[test]
 fn allocphys_outside_the_kernel_process_in_kernel_mode_is_87() {

@@ -2,20 +2,8 @@
 
 mod common;
 
-use cevm::{AllocType, Config, ErrorCode, Handle, MemoryInfo, Protection};
-use common::{World, assert_fails};
-
-const RESERVE: AllocType = AllocType::RESERVE;
-const COMMIT: AllocType = AllocType::COMMIT;
-const RELEASE: AllocType = AllocType::RELEASE;
-const RW: Protection = Protection::READWRITE;
-const NA: Protection = Protection::NOACCESS;
-
-fn q(w: &mut World, a: u32) -> MemoryInfo {
-    let m = w.t.virtual_query(a, 28).expect("query");
-    w.check();
-    m
-}
+use cevm::{AllocType, Config, ErrorCode, Handle};
+use common::{COMMIT, NA, RELEASE, RESERVE, RW, World, assert_fails, q};
 
 #[track_caller]
 fn place(w: &mut World, n: u32) -> u32 {
@@ -196,7 +184,7 @@ fn placement_acts_on_the_named_or_active_process() {
 #[test]
 fn kernel_placement_starts_at_the_kernel_vm_start() {
     let mut w = World::new();
-    w.kmode(w.kernel.kernel_pid());
+    w.nk();
     assert_eq!(place(&mut w, 100), 0x8400_0000);
     assert_eq!(place(&mut w, 0x10001), 0x8401_0000);
     assert_eq!(place(&mut w, 1), 0x8403_0000);
@@ -210,7 +198,7 @@ fn kernel_placement_starts_at_the_kernel_vm_start() {
             ram_bytes: ram,
             ..Config::default()
         });
-        w.kmode(w.kernel.kernel_pid());
+        w.nk();
         assert_eq!(w.kernel.layout().kernel_vm_start, start);
         assert_eq!(place(&mut w, 1), start, "RAM 0x{ram:X}");
     }
@@ -219,7 +207,7 @@ fn kernel_placement_starts_at_the_kernel_vm_start() {
 #[test]
 fn kernel_placement_is_bounded_by_0xf0000000() {
     let mut w = World::new();
-    w.kmode(w.kernel.kernel_pid());
+    w.nk();
     assert_fails(
         w.t.virtual_alloc(0, 0x6C00_0001, RESERVE, NA),
         ErrorCode::NotEnoughMemory,

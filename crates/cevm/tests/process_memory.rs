@@ -4,14 +4,8 @@
 
 mod common;
 
-use cevm::{AllocType, ErrorCode, Handle, Pid, ProcessAccess, Protection};
-use common::{World, assert_fails};
-
-const RW: Protection = Protection::READWRITE;
-
-fn h(p: Pid) -> Handle {
-    p.into()
-}
+use cevm::{AllocType, ErrorCode, Handle, ProcessAccess, Protection};
+use common::{RW, World, assert_fails, h};
 
 fn pattern(a: u32) -> u8 {
     (a as u8) ^ ((a >> 8) as u8).wrapping_mul(7)
@@ -21,40 +15,16 @@ fn expected(a: u32, n: u32) -> Vec<u8> {
     (a..a + n).map(pattern).collect()
 }
 
-trait Ext {
-    fn snapshot(&self) -> (usize, String);
-    /// app.exe (user mode) commits `bytes` at 0x10000 filled with `pattern`.
-    fn app_buffer(&mut self, bytes: u32);
-    fn protect_in(&mut self, proc: Pid, a: u32) -> Protection;
-}
-
-impl Ext for World {
-    fn snapshot(&self) -> (usize, String) {
-        (self.free_frames(), self.kernel.render_all_maps())
-    }
-
-    fn app_buffer(&mut self, bytes: u32) {
-        self.user(self.app);
-        let b = self
-            .t
-            .virtual_alloc(0, bytes, AllocType::COMMIT, RW)
-            .unwrap();
-        assert_eq!(b, 0x10000);
-        self.t.write_bytes(b, &expected(b, bytes)).unwrap();
-        self.check();
-    }
-
-    fn protect_in(&mut self, proc: Pid, a: u32) -> Protection {
-        let i = self.t.virtual_query_ex(h(proc), a, 28).unwrap();
-        self.check();
-        i.protect
-    }
+/// A fresh world whose app.exe has `bytes` committed at 0x10000 filled with `pattern`.
+fn with_buffer(bytes: u32) -> World {
+    let mut w = World::new();
+    w.app_buffer_with(bytes, pattern);
+    w
 }
 
 #[test]
 fn rpm_and_wpm_copy_between_processes() {
-    let mut w = World::new();
-    w.app_buffer(0x3000);
+    let mut w = with_buffer(0x3000);
     w.user(w.drv);
     let app = h(w.app);
     assert_eq!(
@@ -107,8 +77,7 @@ fn rpm_and_wpm_of_zero_bytes_succeed_without_copying() {
 
 #[test]
 fn rpm_negative_size_is_87() {
-    let mut w = World::new();
-    w.app_buffer(0x1000);
+    let mut w = with_buffer(0x1000);
     let app = h(w.app);
     for mode_kernel in [false, true] {
         if mode_kernel {
@@ -128,22 +97,14 @@ fn rpm_negative_size_is_87() {
 
 #[test]
 fn rpm_and_wpm_need_vm_read_and_vm_write() {
-    let mut w = World::new();
-    w.app_buffer(0x1000);
+    let mut w = with_buffer(0x1000);
     w.user(w.drv);
-    let read_only =
-        w.t.open_process(ProcessAccess::VM_READ, false, w.app)
-            .unwrap();
-    let write_only =
-        w.t.open_process(ProcessAccess::VM_WRITE, false, w.app)
-            .unwrap();
-    let op_only =
-        w.t.open_process(
-            ProcessAccess::VM_OPERATION | ProcessAccess::QUERY_INFORMATION,
-            false,
-            w.app,
-        )
-        .unwrap();
+    let read_only = w.open(ProcessAccess::VM_READ, w.app);
+    let write_only = w.open(ProcessAccess::VM_WRITE, w.app);
+    let op_only = w.open(
+        ProcessAccess::VM_OPERATION | ProcessAccess::QUERY_INFORMATION,
+        w.app,
+    );
     let before = w.snapshot();
     assert_eq!(
         w.t.read_process_memory(read_only, 0x10000, 4).unwrap(),
@@ -195,13 +156,9 @@ fn rpm_and_wpm_need_vm_read_and_vm_write() {
 
 #[test]
 fn rpm_and_wpm_invalid_or_closed_handles_are_6() {
-    let mut w = World::new();
-    w.app_buffer(0x1000);
+    let mut w = with_buffer(0x1000);
     w.user(w.drv);
-    let opened =
-        w.t.open_process(ProcessAccess::ALL_ACCESS, false, w.app)
-            .unwrap();
-    w.t.close_handle(opened).unwrap();
+    let opened = w.closed_handle(w.app);
     for bad in [opened, Handle(0xDEAD_0000), Handle::NULL, Handle(0x41)] {
         assert_fails(
             w.t.read_process_memory(bad, 0x10000, 4),
@@ -228,10 +185,8 @@ fn rpm_and_wpm_invalid_or_closed_handles_are_6() {
 
 #[test]
 fn rpm_and_wpm_in_user_mode_follow_the_user_pointer_rule() {
-    let mut w = World::new();
-    w.app_buffer(0x1000);
-    let k = w.kernel.kernel_pid();
-    w.kmode(k);
+    let mut w = with_buffer(0x1000);
+    w.nk();
     let s =
         w.t.ce_virtual_shared_alloc(0, 0x1000, AllocType::RESERVE | AllocType::COMMIT)
             .unwrap();
@@ -296,11 +251,9 @@ fn rpm_and_wpm_in_user_mode_follow_the_user_pointer_rule() {
 
 #[test]
 fn rpm_and_wpm_in_kernel_mode_touch_as_a_kernel_thread_in_the_target() {
-    let mut w = World::new();
     // app's page is frame 2: static address 0x80002000.
-    w.app_buffer(0x1000);
-    let k = w.kernel.kernel_pid();
-    w.kmode(k);
+    let mut w = with_buffer(0x1000);
+    w.nk();
     let s =
         w.t.ce_virtual_shared_alloc(0, 0x1000, AllocType::RESERVE | AllocType::COMMIT)
             .unwrap();
@@ -407,7 +360,7 @@ fn rpm_and_wpm_consume_a_guard_page_and_fail() {
         ErrorCode::InvalidParameter,
         &w,
     );
-    assert_eq!(w.protect_in(w.app, 0x11000), RW, "the guard was consumed");
+    assert_eq!(w.q_in(w.app, 0x11000).protect, RW, "the guard was consumed");
     assert_eq!(
         w.t.read_process_memory(app, 0x10FF0, 0x20).unwrap(),
         expected(0x10FF0, 0x20)
@@ -422,7 +375,7 @@ fn rpm_and_wpm_consume_a_guard_page_and_fail() {
         ErrorCode::InvalidParameter,
         &w,
     );
-    assert_eq!(w.protect_in(w.app, 0x10000), RW);
+    assert_eq!(w.q_in(w.app, 0x10000).protect, RW);
     assert_eq!(
         w.t.read_process_memory(app, 0x10FFF, 2).unwrap(),
         expected(0x10FFF, 2)
@@ -457,8 +410,7 @@ fn rpm_commits_auto_commit_pages_in_the_target() {
 
 #[test]
 fn rpm_and_wpm_hostile_inputs_fail_cleanly() {
-    let mut w = World::new();
-    w.app_buffer(0x1000);
+    let mut w = with_buffer(0x1000);
     w.kmode(w.drv);
     let app = h(w.app);
     let before = w.snapshot();
@@ -497,8 +449,7 @@ fn rpm_and_wpm_hostile_inputs_fail_cleanly() {
 
 #[test]
 fn rpm_success_leaves_the_last_error_alone() {
-    let mut w = World::new();
-    w.app_buffer(0x1000);
+    let mut w = with_buffer(0x1000);
     w.user(w.drv);
     let app = h(w.app);
     w.t.set_last_error(4321);

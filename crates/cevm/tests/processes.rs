@@ -6,25 +6,9 @@
 mod common;
 
 use cevm::{
-    AllocType, ErrorCode, Handle, LockFlags, Mode, PageAttributes, Pid, ProcessAccess, Protection,
+    AllocType, ErrorCode, Handle, LockFlags, Mode, PageAttributes, ProcessAccess, Protection,
 };
-use common::{World, assert_fails};
-
-const RW: Protection = Protection::READWRITE;
-
-fn h(p: Pid) -> Handle {
-    p.into()
-}
-
-trait Ext {
-    fn snapshot(&self) -> (usize, String);
-}
-
-impl Ext for World {
-    fn snapshot(&self) -> (usize, String) {
-        (self.free_frames(), self.kernel.render_all_maps())
-    }
-}
+use common::{RW, World, assert_fails, h};
 
 #[test]
 fn open_process_returns_a_new_handle_with_exactly_the_requested_access() {
@@ -33,12 +17,8 @@ fn open_process_returns_a_new_handle_with_exactly_the_requested_access() {
     w.t.virtual_alloc(0, 0x1000, AllocType::COMMIT, RW).unwrap();
     w.check();
     w.user(w.drv);
-    let read =
-        w.t.open_process(ProcessAccess::VM_READ, false, w.app)
-            .unwrap();
-    let none =
-        w.t.open_process(ProcessAccess::empty(), false, w.app)
-            .unwrap();
+    let read = w.open(ProcessAccess::VM_READ, w.app);
+    let none = w.open(ProcessAccess::empty(), w.app);
     assert_ne!(read, h(w.app));
     assert_ne!(read, none);
     let before = w.snapshot();
@@ -68,9 +48,7 @@ fn open_process_returns_a_new_handle_with_exactly_the_requested_access() {
     }
     assert_eq!(w.snapshot(), before);
     // Access rights are not inherited between handles of the same process.
-    let term =
-        w.t.open_process(ProcessAccess::TERMINATE, false, w.app)
-            .unwrap();
+    let term = w.open(ProcessAccess::TERMINATE, w.app);
     assert_fails(
         w.t.read_process_memory(term, 0x10000, 4),
         ErrorCode::AccessDenied,
@@ -88,13 +66,10 @@ fn every_call_that_changes_memory_needs_vm_operation() {
     w.t.virtual_alloc(0, 0x2000, AllocType::COMMIT, RW).unwrap();
     w.check();
     w.kmode(w.drv);
-    let weak =
-        w.t.open_process(
-            ProcessAccess::ALL_ACCESS.difference(ProcessAccess::VM_OPERATION),
-            false,
-            w.app,
-        )
-        .unwrap();
+    let weak = w.open(
+        ProcessAccess::ALL_ACCESS.difference(ProcessAccess::VM_OPERATION),
+        w.app,
+    );
     let drv = h(w.drv);
     let r =
         w.t.virtual_alloc(0, 0x1000, AllocType::RESERVE, Protection::NOACCESS)
@@ -201,12 +176,8 @@ fn a_process_id_is_a_full_access_handle() {
 fn close_handle_closes_only_that_handle() {
     let mut w = World::new();
     w.user(w.drv);
-    let a =
-        w.t.open_process(ProcessAccess::ALL_ACCESS, false, w.app)
-            .unwrap();
-    let b =
-        w.t.open_process(ProcessAccess::ALL_ACCESS, false, w.app)
-            .unwrap();
+    let a = w.open(ProcessAccess::ALL_ACCESS, w.app);
+    let b = w.open(ProcessAccess::ALL_ACCESS, w.app);
     assert_ne!(a, b);
     w.t.close_handle(a).unwrap();
     w.check();
@@ -261,8 +232,7 @@ fn the_pseudo_handle_0x42_is_the_active_process() {
         assert_eq!(w.t.read_process_memory(h(w.app), a, 3).unwrap(), b"app");
     }
     // Kernel mode in NK.EXE: the kernel.
-    let k = w.kernel.kernel_pid();
-    w.kmode(k);
+    w.nk();
     let kb =
         w.t.virtual_alloc_ex(Handle(0x42), 0, 0x1000, AllocType::COMMIT, RW)
             .unwrap();
@@ -287,9 +257,7 @@ fn terminate_process_releases_the_whole_address_space() {
     w.check();
     assert_eq!(w.free_frames(), start - 9);
     w.kmode(w.drv);
-    let opened =
-        w.t.open_process(ProcessAccess::ALL_ACCESS, false, w.app)
-            .unwrap();
+    let opened = w.open(ProcessAccess::ALL_ACCESS, w.app);
     // A locked page does not keep it alive.
     w.t.lock_pages_ex(app, 0x10000, 0x1000, LockFlags::WRITE)
         .unwrap();
@@ -334,13 +302,10 @@ fn terminate_process_releases_the_whole_address_space() {
 fn terminate_process_needs_process_terminate() {
     let mut w = World::new();
     w.user(w.drv);
-    let weak =
-        w.t.open_process(
-            ProcessAccess::ALL_ACCESS.difference(ProcessAccess::TERMINATE),
-            false,
-            w.app,
-        )
-        .unwrap();
+    let weak = w.open(
+        ProcessAccess::ALL_ACCESS.difference(ProcessAccess::TERMINATE),
+        w.app,
+    );
     let before = w.snapshot();
     assert_fails(w.t.terminate_process(weak, 0), ErrorCode::AccessDenied, &w);
     assert_fails(
@@ -444,9 +409,7 @@ fn the_last_error_is_set_only_on_failure() {
     let mut w = World::new();
     w.user(w.app);
     w.t.set_last_error(99);
-    let hnd =
-        w.t.open_process(ProcessAccess::ALL_ACCESS, false, w.drv)
-            .unwrap();
+    let hnd = w.open(ProcessAccess::ALL_ACCESS, w.drv);
     let b =
         w.t.virtual_alloc_ex(hnd, 0, 0x1000, AllocType::COMMIT, RW)
             .unwrap();
@@ -475,9 +438,7 @@ fn handles_and_process_ids_share_one_value_space() {
     let mut w = World::new();
     let mut seen = vec![w.kernel.kernel_pid().0, w.app.0, w.drv.0];
     for _ in 0..4 {
-        let hnd =
-            w.t.open_process(ProcessAccess::VM_READ, false, w.app)
-                .unwrap();
+        let hnd = w.open(ProcessAccess::VM_READ, w.app);
         seen.push(hnd.0);
         let p = w.kernel.create_process("extra.exe").unwrap();
         seen.push(p.0);

@@ -12,41 +12,18 @@
 
 mod common;
 
-use cevm::{AllocType, ErrorCode, Handle, Mode, PageAttributes, Pid, ProcessAccess, Protection};
-use common::{World, assert_fails};
+use cevm::{AllocType, ErrorCode, Handle, Mode, PageAttributes, ProcessAccess, Protection};
+use common::{RW, World, assert_fails, h, q};
 
-const RW: Protection = Protection::READWRITE;
 const WT: PageAttributes = PageAttributes::WRITE_THROUGH;
 const CD: PageAttributes = PageAttributes::CACHE_DISABLE;
 const NONE: PageAttributes = PageAttributes::empty();
 
-fn h(p: Pid) -> Handle {
-    p.into()
-}
-
-trait Ext {
-    fn snapshot(&self) -> (usize, String);
-    /// The attributes of the page holding `a` in the active process (a mask-0 query).
-    fn attrs(&mut self, a: u32) -> PageAttributes;
-    fn protect_of(&mut self, a: u32) -> Protection;
-}
-
-impl Ext for World {
-    fn snapshot(&self) -> (usize, String) {
-        (self.free_frames(), self.kernel.render_all_maps())
-    }
-
-    fn attrs(&mut self, a: u32) -> PageAttributes {
-        let v = self.t.virtual_set_attributes(a, 1, NONE, NONE).unwrap();
-        self.check();
-        v
-    }
-
-    fn protect_of(&mut self, a: u32) -> Protection {
-        let i = self.t.virtual_query(a, 28).unwrap();
-        self.check();
-        i.protect
-    }
+/// The attributes of the page holding `a` in the active process (a mask-0 query).
+fn attrs(w: &mut World, a: u32) -> PageAttributes {
+    let v = w.t.virtual_set_attributes(a, 1, NONE, NONE).unwrap();
+    w.check();
+    v
 }
 
 /// app.exe commits `bytes` read/write at 0x10000; the thread is left in app.exe in
@@ -108,11 +85,7 @@ fn setattr_ex_on_a_dead_process_is_6() {
     w.kmode(victim);
     w.t.virtual_alloc(0, 0x1000, AllocType::COMMIT, RW).unwrap();
     w.kmode(w.drv);
-    let opened =
-        w.t.open_process(ProcessAccess::ALL_ACCESS, false, victim)
-            .unwrap();
-    w.t.terminate_process(h(victim), 0).unwrap();
-    w.check();
+    let opened = w.terminate_with_handle(victim);
     for dead in [h(victim), opened] {
         assert_fails(
             w.t.virtual_set_attributes_ex(dead, 0x10000, 0x1000, WT, WT),
@@ -127,9 +100,7 @@ fn setattr_ex_handle_without_vm_operation_is_5() {
     let mut w = World::new();
     app_pages(&mut w, 0x1000, RW);
     w.kmode(w.drv);
-    let weak =
-        w.t.open_process(ProcessAccess::VM_READ, false, w.app)
-            .unwrap();
+    let weak = w.open(ProcessAccess::VM_READ, w.app);
     let before = w.snapshot();
     assert_fails(
         w.t.virtual_set_attributes_ex(weak, 0x10000, 0x1000, WT, WT),
@@ -199,7 +170,7 @@ fn setattr_needs_committed_pages_of_one_reservation() {
         assert_eq!(w.snapshot(), before, "0x{a:08X}+0x{n:X}");
     }
     // The committed first page of a failed range kept its attributes.
-    assert_eq!(w.attrs(0x11000), NONE);
+    assert_eq!(attrs(&mut w, 0x11000), NONE);
 }
 
 #[test]
@@ -235,8 +206,8 @@ fn setattr_changes_only_the_masked_bits_of_every_page() {
     );
     w.check();
     for a in [0x10000, 0x11000, 0x12000] {
-        assert_eq!(w.attrs(a), WT);
-        assert_eq!(w.protect_of(a), RW);
+        assert_eq!(attrs(&mut w, a), WT);
+        assert_eq!(q(&mut w, a).protect, RW);
     }
     // new = CD, mask = WT|CD: write-through cleared, cache-disable set; the old value
     // returned is the first page's.
@@ -246,12 +217,12 @@ fn setattr_changes_only_the_masked_bits_of_every_page() {
         WT
     );
     w.check();
-    assert_eq!(w.attrs(0x10000), WT);
-    assert_eq!(w.attrs(0x11000), CD);
-    assert_eq!(w.attrs(0x12000), CD);
+    assert_eq!(attrs(&mut w, 0x10000), WT);
+    assert_eq!(attrs(&mut w, 0x11000), CD);
+    assert_eq!(attrs(&mut w, 0x12000), CD);
     // Cache-disable is the PAGE_NOCACHE bit: VirtualQuery reads it back.
-    assert_eq!(w.protect_of(0x11000), RW | Protection::NOCACHE);
-    assert_eq!(w.protect_of(0x10000), RW);
+    assert_eq!(q(&mut w, 0x11000).protect, RW | Protection::NOCACHE);
+    assert_eq!(q(&mut w, 0x10000).protect, RW);
     // new = 0, mask = CD clears it again and leaves write-through alone.
     assert_eq!(
         w.t.virtual_set_attributes(0x10000, 0x3000, NONE, CD)
@@ -259,9 +230,9 @@ fn setattr_changes_only_the_masked_bits_of_every_page() {
         WT
     );
     w.check();
-    assert_eq!(w.attrs(0x10000), WT);
-    assert_eq!(w.attrs(0x11000), NONE);
-    assert_eq!(w.protect_of(0x12000), RW);
+    assert_eq!(attrs(&mut w, 0x10000), WT);
+    assert_eq!(attrs(&mut w, 0x11000), NONE);
+    assert_eq!(q(&mut w, 0x12000).protect, RW);
 }
 
 #[test]
@@ -275,7 +246,7 @@ fn setattr_ignores_unknown_bits() {
         NONE
     );
     w.check();
-    assert_eq!(w.attrs(0x10000).bits(), 0x18);
+    assert_eq!(attrs(&mut w, 0x10000).bits(), 0x18);
     // A mask of only unknown bits changes nothing.
     let unknown = PageAttributes::from_bits_retain(0xFFFF_FFE7);
     assert_eq!(
@@ -285,7 +256,7 @@ fn setattr_ignores_unknown_bits() {
         0x18
     );
     w.check();
-    assert_eq!(w.attrs(0x10000).bits(), 0x18);
+    assert_eq!(attrs(&mut w, 0x10000).bits(), 0x18);
 }
 
 #[test]
@@ -343,7 +314,7 @@ fn setattr_ex_acts_on_the_named_process_and_each_mapping_separately() {
     );
     w.check();
     // udevice.exe's entry for the same frame is its own.
-    assert_eq!(w.attrs(0x10000), NONE);
+    assert_eq!(attrs(&mut w, 0x10000), NONE);
     assert_eq!(
         w.t.virtual_set_attributes_ex(app, 0x10000, 0x1000, NONE, NONE)
             .unwrap(),
@@ -356,7 +327,7 @@ fn setattr_ex_acts_on_the_named_process_and_each_mapping_separately() {
         NONE
     );
     w.check();
-    assert_eq!(w.attrs(0x10000), CD);
+    assert_eq!(attrs(&mut w, 0x10000), CD);
 }
 
 #[test]
@@ -370,7 +341,7 @@ fn setattr_reaches_the_kernels_pages_above_0x70000000() {
     let (va, _) = w.t.alloc_phys_mem(0x1000, RW, 0, 0).unwrap();
     w.check();
     // AllocPhysMem pages are uncached.
-    assert_eq!(w.attrs(va), CD);
+    assert_eq!(attrs(&mut w, va), CD);
     // Named through app.exe, the shared heap page is still the kernel's.
     w.kmode(w.app);
     let app = h(w.app);
@@ -381,7 +352,7 @@ fn setattr_reaches_the_kernels_pages_above_0x70000000() {
     );
     w.check();
     w.kmode(k);
-    assert_eq!(w.attrs(s), WT);
+    assert_eq!(attrs(&mut w, s), WT);
 }
 
 #[test]
@@ -392,8 +363,8 @@ fn virtual_protect_sets_cache_disable_and_keeps_write_through() {
     w.t.virtual_protect(0x10000, 0x1000, Protection::READONLY | Protection::NOCACHE)
         .unwrap();
     w.check();
-    assert_eq!(w.attrs(0x10000), WT | CD);
+    assert_eq!(attrs(&mut w, 0x10000), WT | CD);
     w.t.virtual_protect(0x10000, 0x1000, RW).unwrap();
     w.check();
-    assert_eq!(w.attrs(0x10000), WT);
+    assert_eq!(attrs(&mut w, 0x10000), WT);
 }

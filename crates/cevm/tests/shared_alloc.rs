@@ -4,37 +4,8 @@
 
 mod common;
 
-use cevm::{AllocType, ErrorCode, Mode, Pid, Protection};
-use common::{World, assert_fails};
-
-const RW: Protection = Protection::READWRITE;
-const R: AllocType = AllocType::RESERVE;
-const C: AllocType = AllocType::COMMIT;
-const RC: AllocType = AllocType::RESERVE.union(AllocType::COMMIT);
-
-trait Ext {
-    fn snapshot(&self) -> (usize, String);
-    fn nk(&mut self);
-    /// (state, protect, region size, allocation base) in the active process.
-    fn q4(&mut self, a: u32) -> (AllocType, Protection, u32, u32);
-}
-
-impl Ext for World {
-    fn snapshot(&self) -> (usize, String) {
-        (self.free_frames(), self.kernel.render_all_maps())
-    }
-
-    fn nk(&mut self) {
-        let k: Pid = self.kernel.kernel_pid();
-        self.kmode(k);
-    }
-
-    fn q4(&mut self, a: u32) -> (AllocType, Protection, u32, u32) {
-        let i = self.t.virtual_query(a, 28).unwrap();
-        self.check();
-        (i.state, i.protect, i.region_size, i.allocation_base)
-    }
-}
+use cevm::{AllocType, ErrorCode, Mode, Protection};
+use common::{COMMIT, RC, RESERVE, RW, World, assert_fails};
 
 #[test]
 fn sharedalloc_in_user_mode_is_5() {
@@ -67,9 +38,9 @@ fn sharedalloc_action_must_be_reserve_commit_or_both() {
         AllocType::DECOMMIT,
         AllocType::RELEASE,
         AllocType::TOP_DOWN,
-        R | AllocType::TOP_DOWN,
-        C | AllocType::AUTO_COMMIT,
-        R | AllocType::IMAGE,
+        RESERVE | AllocType::TOP_DOWN,
+        COMMIT | AllocType::AUTO_COMMIT,
+        RESERVE | AllocType::IMAGE,
         RC | AllocType::MAPPED,
         AllocType::from_bits_retain(0xFFFF_FFFF),
     ] {
@@ -88,7 +59,7 @@ fn sharedalloc_non_positive_size_is_87() {
     w.nk();
     let before = w.snapshot();
     for n in [0, 0x8000_0000, 0xFFFF_FFFF] {
-        for (a, action) in [(0, RC), (0, R), (0x7000_0000, C)] {
+        for (a, action) in [(0, RC), (0, RESERVE), (0x7000_0000, COMMIT)] {
             assert_fails(
                 w.t.ce_virtual_shared_alloc(a, n, action),
                 ErrorCode::InvalidParameter,
@@ -116,7 +87,7 @@ fn sharedalloc_null_reserves_whole_blocks_in_the_shared_heap() {
     );
     // 0x10001 bytes take two blocks; a reserve commits nothing.
     assert_eq!(
-        w.t.ce_virtual_shared_alloc(0, 0x10001, R).unwrap(),
+        w.t.ce_virtual_shared_alloc(0, 0x10001, RESERVE).unwrap(),
         0x7001_0000
     );
     w.check();
@@ -132,7 +103,7 @@ fn sharedalloc_null_reserves_whole_blocks_in_the_shared_heap() {
     );
     // MEM_COMMIT alone with NULL reserves too, and commits every page.
     assert_eq!(
-        w.t.ce_virtual_shared_alloc(0, 0x1801, C).unwrap(),
+        w.t.ce_virtual_shared_alloc(0, 0x1801, COMMIT).unwrap(),
         0x7003_0000
     );
     w.check();
@@ -177,13 +148,14 @@ fn sharedalloc_is_read_write_for_the_kernel_and_read_only_for_user_mode() {
 fn sharedalloc_explicit_address_commits_inside_a_reservation() {
     let mut w = World::new();
     w.nk();
-    let s = w.t.ce_virtual_shared_alloc(0, 0x3000, R).unwrap();
+    let s = w.t.ce_virtual_shared_alloc(0, 0x3000, RESERVE).unwrap();
     assert_eq!(s, 0x7000_0000);
     w.check();
     let start = w.free_frames();
     // Commit the page holding 0x70001010..0x7000102F; the page start comes back.
     assert_eq!(
-        w.t.ce_virtual_shared_alloc(0x7000_1010, 0x20, C).unwrap(),
+        w.t.ce_virtual_shared_alloc(0x7000_1010, 0x20, COMMIT)
+            .unwrap(),
         0x7000_1000
     );
     w.check();
@@ -197,7 +169,8 @@ fn sharedalloc_explicit_address_commits_inside_a_reservation() {
     w.t.write_u8(0x7000_1010, 7).unwrap();
     // Committing it again (and its neighbour) keeps its frame and data.
     assert_eq!(
-        w.t.ce_virtual_shared_alloc(0x7000_1000, 0x2000, C).unwrap(),
+        w.t.ce_virtual_shared_alloc(0x7000_1000, 0x2000, COMMIT)
+            .unwrap(),
         0x7000_1000
     );
     w.check();
@@ -211,21 +184,21 @@ fn sharedalloc_explicit_address_commits_inside_a_reservation() {
 fn sharedalloc_explicit_address_must_be_a_commit_inside_the_shared_heap() {
     let mut w = World::new();
     w.nk();
-    w.t.ce_virtual_shared_alloc(0, 0x2000, R).unwrap();
+    w.t.ce_virtual_shared_alloc(0, 0x2000, RESERVE).unwrap();
     w.check();
     let before = w.snapshot();
     for (a, n, action) in [
-        (0x7000_0000, 0x1000, R),
+        (0x7000_0000, 0x1000, RESERVE),
         (0x7000_0000, 0x1000, RC),
-        (0x0001_0000, 0x1000, C),
-        (0x6FFF_F000, 0x1000, C),
-        (0x7FF0_0000, 0x1000, C),
-        (0x8000_0000, 0x1000, C),
-        (0x8400_0000, 0x1000, C),
-        (0xFFFF_F000, 0x1000, C),
-        (0x7001_0000, 0x1000, C),      // in the heap, in no reservation
-        (0x7000_1000, 0x2000, C),      // past the reservation
-        (0x7FEF_F000, 0x7FFF_FFFF, C), // huge
+        (0x0001_0000, 0x1000, COMMIT),
+        (0x6FFF_F000, 0x1000, COMMIT),
+        (0x7FF0_0000, 0x1000, COMMIT),
+        (0x8000_0000, 0x1000, COMMIT),
+        (0x8400_0000, 0x1000, COMMIT),
+        (0xFFFF_F000, 0x1000, COMMIT),
+        (0x7001_0000, 0x1000, COMMIT), // in the heap, in no reservation
+        (0x7000_1000, 0x2000, COMMIT), // past the reservation
+        (0x7FEF_F000, 0x7FFF_FFFF, COMMIT), // huge
     ] {
         assert_fails(
             w.t.ce_virtual_shared_alloc(a, n, action),
@@ -243,12 +216,12 @@ fn sharedalloc_without_frames_or_room_is_8_and_changes_nothing() {
     let before = w.snapshot();
     // The heap holds 0x0FF00000 bytes.
     assert_fails(
-        w.t.ce_virtual_shared_alloc(0, 0x0FF0_0001, R),
+        w.t.ce_virtual_shared_alloc(0, 0x0FF0_0001, RESERVE),
         ErrorCode::NotEnoughMemory,
         &w,
     );
     assert_fails(
-        w.t.ce_virtual_shared_alloc(0, 0x7FFF_FFFF, R),
+        w.t.ce_virtual_shared_alloc(0, 0x7FFF_FFFF, RESERVE),
         ErrorCode::NotEnoughMemory,
         &w,
     );
@@ -261,21 +234,21 @@ fn sharedalloc_without_frames_or_room_is_8_and_changes_nothing() {
     assert_eq!(w.snapshot(), before);
     // The failed commit did not move the heap's cursor.
     assert_eq!(
-        w.t.ce_virtual_shared_alloc(0, 0x1000, R).unwrap(),
+        w.t.ce_virtual_shared_alloc(0, 0x1000, RESERVE).unwrap(),
         0x7000_0000
     );
     w.check();
     let after_reserve = w.snapshot();
     w.kernel.phys().fail_nth_allocation(Some(1));
     assert_fails(
-        w.t.ce_virtual_shared_alloc(0x7000_0000, 0x1000, C),
+        w.t.ce_virtual_shared_alloc(0x7000_0000, 0x1000, COMMIT),
         ErrorCode::NotEnoughMemory,
         &w,
     );
     assert_eq!(w.snapshot(), after_reserve);
     // The whole heap in one reservation fits exactly.
     assert_eq!(
-        w.t.ce_virtual_shared_alloc(0, 0x0FF0_0000 - 0x10000, R)
+        w.t.ce_virtual_shared_alloc(0, 0x0FF0_0000 - 0x10000, RESERVE)
             .unwrap(),
         0x7001_0000
     );
@@ -303,7 +276,7 @@ fn sharedalloc_is_released_by_the_kernel_not_by_user_mode() {
     assert_eq!(w.free_frames(), start);
     // The released space is found again.
     assert_eq!(
-        w.t.ce_virtual_shared_alloc(0, 0x1000, R).unwrap(),
+        w.t.ce_virtual_shared_alloc(0, 0x1000, RESERVE).unwrap(),
         0x7000_0000
     );
     w.check();

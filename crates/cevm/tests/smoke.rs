@@ -1,19 +1,17 @@
 mod common;
 
-use cevm::{AllocType, ErrorCode, Protection};
-use common::{World, assert_fails};
+use cevm::ErrorCode;
+use common::{COMMIT, RW, World, assert_fails};
 
 #[test]
 fn world_boots_and_a_user_commit_lands_at_0x10000() {
     let mut w = World::new();
     w.user(w.app);
-    let b =
-        w.t.virtual_alloc(0, 0x1000, AllocType::COMMIT, Protection::READWRITE)
-            .unwrap();
+    let b = w.t.virtual_alloc(0, 0x1000, COMMIT, RW).unwrap();
     assert_eq!(b, 0x10000);
     w.check();
     assert_fails(
-        w.t.virtual_alloc(0, 0, AllocType::COMMIT, Protection::READWRITE),
+        w.t.virtual_alloc(0, 0, COMMIT, RW),
         ErrorCode::InvalidParameter,
         &w,
     );

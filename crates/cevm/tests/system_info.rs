@@ -3,9 +3,7 @@
 mod common;
 
 use cevm::{AllocType, Config, Mode, Protection};
-use common::World;
-
-const RW: Protection = Protection::READWRITE;
+use common::{RW, World};
 
 #[test]
 fn system_info_reports_the_x86_ce_constants() {
@@ -130,8 +128,7 @@ fn avail_virtual_counts_wholly_free_blocks_of_the_active_process() {
     w.check();
     assert_eq!(w.t.global_memory_status().avail_virtual, 0x3FFD_0000);
     // The kernel process has nothing of its own there.
-    let k = w.kernel.kernel_pid();
-    w.kmode(k);
+    w.nk();
     assert_eq!(w.t.global_memory_status().avail_virtual, 0x3FFF_0000);
 }
 

@@ -5,54 +5,15 @@
 mod common;
 
 use cevm::consts::STATUS_ACCESS_VIOLATION;
-use cevm::{AllocType, Config, Exception, Handle, LockFlags, MemoryInfo, Protection};
-use common::World;
+use cevm::{AllocType, Config, Exception, Handle, Protection};
+use common::{
+    COMMIT, NA, RC, RESERVE, RO, RW, World, assert_av, committed, phys_of, q, small_world,
+};
 
-const RESERVE: AllocType = AllocType::RESERVE;
-const COMMIT: AllocType = AllocType::COMMIT;
-const RW: Protection = Protection::READWRITE;
-const RO: Protection = Protection::READONLY;
-const NA: Protection = Protection::NOACCESS;
 const GUARD: Protection = Protection::GUARD;
 
-fn rc() -> AllocType {
-    AllocType::RESERVE | AllocType::COMMIT
-}
-
-fn q(w: &mut World, a: u32) -> MemoryInfo {
-    let m = w.t.virtual_query(a, 28).expect("query");
-    w.check();
-    m
-}
-
-#[track_caller]
-fn assert_av<T: std::fmt::Debug>(r: Result<T, Exception>, address: u32, write: bool, w: &World) {
-    let e = r.expect_err("expected an access violation");
-    assert_eq!(e.code, 0xC000_0005);
-    assert_eq!(
-        e,
-        Exception {
-            code: STATUS_ACCESS_VIOLATION,
-            address,
-            write
-        }
-    );
-    w.check();
-}
-
-fn small_world() -> World {
-    World::with_config(Config {
-        ram_bytes: 1 << 20,
-        ..Config::default()
-    })
-}
-
-/// The physical address of the page holding `a` in the active process (kernel mode).
-fn phys_of(w: &mut World, a: u32) -> u64 {
-    let pa = w.t.lock_pages(a, 1, LockFlags::QUERY_ONLY).unwrap()[0];
-    w.check();
-    pa
-}
+// Every access violation carries the code 0xC0000005.
+const _: () = assert!(STATUS_ACCESS_VIOLATION == 0xC000_0005);
 
 // ---------------------------------------------------------------- sizes and page crossing
 
@@ -134,11 +95,7 @@ fn each_protection_allows_exactly_its_accesses_in_both_modes() {
     ];
     for kernel in [false, true] {
         let mut w = World::new();
-        if kernel {
-            w.kmode(w.app);
-        } else {
-            w.user(w.app);
-        }
+        w.enter_app(kernel);
         for (prot, r, wr, x) in cases {
             let b = w.t.virtual_alloc(0, 0x1000, COMMIT, prot).unwrap();
             let a = b + 0x123;
@@ -198,11 +155,7 @@ fn reserved_free_and_decommitted_pages_fault() {
 fn the_kernel_data_page_is_read_only_for_user_and_kernel() {
     let mut w = World::new();
     for kernel in [false, true] {
-        if kernel {
-            w.kmode(w.app);
-        } else {
-            w.user(w.app);
-        }
+        w.enter_app(kernel);
         assert_eq!(w.t.read_u32(0x5000).unwrap(), 0);
         assert_av(w.t.write_u8(0x5000, 1), 0x5000, true, &w);
         assert_av(w.t.read_u8(0x4FFF), 0x4FFF, false, &w);
@@ -241,18 +194,7 @@ fn a_guard_page_faults_once_for_each_kind_of_access() {
 
     assert_av(w.t.execute(b + 0x2010), b + 0x2010, false, &w);
     w.t.execute(b + 0x2010).unwrap();
-    assert_eq!(
-        q(&mut w, b),
-        MemoryInfo {
-            base_address: b,
-            allocation_base: b,
-            allocation_protect: NA,
-            region_size: 0x3000,
-            state: COMMIT,
-            protect: erw,
-            kind: AllocType::PRIVATE,
-        }
-    );
+    assert_eq!(q(&mut w, b), committed(b, b, 0x3000, erw));
 }
 
 #[test]
@@ -345,8 +287,8 @@ fn auto_commit_without_a_free_frame_faults_and_commits_nothing() {
 #[test]
 fn user_mode_faults_on_every_address_from_0x80000000() {
     let mut w = World::new();
-    w.kmode(w.kernel.kernel_pid());
-    w.t.virtual_alloc(0x9000_0000, 0x1000, rc(), RW).unwrap();
+    w.nk();
+    w.t.virtual_alloc(0x9000_0000, 0x1000, RC, RW).unwrap();
     w.check();
     w.user(w.app);
     for a in [
@@ -368,8 +310,8 @@ fn user_mode_faults_on_every_address_from_0x80000000() {
 #[test]
 fn kernel_memory_is_the_same_from_every_process_in_kernel_mode() {
     let mut w = World::new();
-    w.kmode(w.kernel.kernel_pid());
-    w.t.virtual_alloc(0x9000_0000, 0x2000, rc(), RW).unwrap();
+    w.nk();
+    w.t.virtual_alloc(0x9000_0000, 0x2000, RC, RW).unwrap();
     w.t.write_u32(0x9000_0FFE, 0x1357_9BDF).unwrap();
     w.check();
     for pid in [w.app, w.drv] {
@@ -378,7 +320,7 @@ fn kernel_memory_is_the_same_from_every_process_in_kernel_mode() {
         w.t.write_u8(0x9000_1010, pid.0 as u8).unwrap();
         w.check();
     }
-    w.kmode(w.kernel.kernel_pid());
+    w.nk();
     assert_eq!(w.t.read_u8(0x9000_1010).unwrap(), w.drv.0 as u8);
     // Free kernel memory, the unmapped guard and the CPU area fault in kernel mode.
     for a in [
@@ -397,10 +339,10 @@ fn kernel_memory_is_the_same_from_every_process_in_kernel_mode() {
 #[test]
 fn user_mode_may_only_read_the_shared_heap() {
     let mut w = World::new();
-    w.kmode(w.kernel.kernel_pid());
+    w.nk();
     let s = 0x7000_0000;
     assert_eq!(
-        w.t.virtual_alloc(s, 0x1000, rc(), Protection::EXECUTE_READWRITE)
+        w.t.virtual_alloc(s, 0x1000, RC, Protection::EXECUTE_READWRITE)
             .unwrap(),
         s
     );
@@ -428,11 +370,11 @@ fn a_user_write_running_into_the_shared_heap_faults_at_0x70000000() {
     let mut w = World::new();
     w.kmode(w.app);
     assert_eq!(
-        w.t.virtual_alloc(0x6FFF_0000, 0x10000, rc(), RW).unwrap(),
+        w.t.virtual_alloc(0x6FFF_0000, 0x10000, RC, RW).unwrap(),
         0x6FFF_0000
     );
-    w.kmode(w.kernel.kernel_pid());
-    w.t.virtual_alloc(0x7000_0000, 0x1000, rc(), RW).unwrap();
+    w.nk();
+    w.t.virtual_alloc(0x7000_0000, 0x1000, RC, RW).unwrap();
     w.t.write_u8(0x7000_0000, 0xAB).unwrap();
     w.check();
     w.user(w.app);
@@ -453,8 +395,8 @@ fn a_user_write_running_into_the_shared_heap_faults_at_0x70000000() {
 #[test]
 fn accesses_at_the_top_of_the_address_space_fault_without_wrapping() {
     let mut w = World::new();
-    w.kmode(w.kernel.kernel_pid());
-    w.t.virtual_alloc(0xEFFF_0000, 0x10000, rc(), RW).unwrap();
+    w.nk();
+    w.t.virtual_alloc(0xEFFF_0000, 0x10000, RC, RW).unwrap();
     w.check();
     w.t.write_u8(0xEFFF_FFFF, 9).unwrap();
     assert_av(w.t.read_u16(0xEFFF_FFFF), 0xF000_0000, false, &w);
@@ -520,7 +462,7 @@ fn the_static_mapping_follows_ram_base_and_ends_with_ram() {
 #[test]
 fn frames_written_through_the_static_mapping_while_free_are_zeroed_when_committed() {
     let mut w = small_world();
-    w.kmode(w.kernel.kernel_pid());
+    w.nk();
     let ram = w.kernel.phys().total_frames() as u32;
     // Scribble over every RAM frame, in use or free.
     for i in 0..ram {

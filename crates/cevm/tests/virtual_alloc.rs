@@ -2,78 +2,11 @@
 
 mod common;
 
-use cevm::consts::STATUS_ACCESS_VIOLATION;
-use cevm::{
-    AllocType, Config, ErrorCode, Exception, Handle, MemoryInfo, ProcessAccess, Protection,
+use cevm::{AllocType, ErrorCode, Handle, MemoryInfo, ProcessAccess, Protection};
+use common::{
+    COMMIT, NA, RC, RESERVE, RW, World, assert_av, assert_fails, committed, free_info, q, reserved,
+    small_world,
 };
-use common::{World, assert_fails};
-
-const RESERVE: AllocType = AllocType::RESERVE;
-const COMMIT: AllocType = AllocType::COMMIT;
-const RW: Protection = Protection::READWRITE;
-const NA: Protection = Protection::NOACCESS;
-
-fn rc() -> AllocType {
-    AllocType::RESERVE | AllocType::COMMIT
-}
-
-fn q(w: &mut World, a: u32) -> MemoryInfo {
-    let m = w.t.virtual_query(a, 28).expect("query");
-    w.check();
-    m
-}
-
-fn info(
-    base: u32,
-    alloc_base: u32,
-    size: u32,
-    state: AllocType,
-    protect: Protection,
-    kind: AllocType,
-) -> MemoryInfo {
-    MemoryInfo {
-        base_address: base,
-        allocation_base: alloc_base,
-        allocation_protect: Protection::NOACCESS,
-        region_size: size,
-        state,
-        protect,
-        kind,
-    }
-}
-
-fn free_info(base: u32, size: u32) -> MemoryInfo {
-    info(base, 0, size, AllocType::FREE, NA, AllocType::PRIVATE)
-}
-
-fn reserved(base: u32, alloc_base: u32, size: u32) -> MemoryInfo {
-    info(base, alloc_base, size, RESERVE, NA, AllocType::PRIVATE)
-}
-
-fn committed(base: u32, alloc_base: u32, size: u32, p: Protection) -> MemoryInfo {
-    info(base, alloc_base, size, COMMIT, p, AllocType::PRIVATE)
-}
-
-#[track_caller]
-fn assert_av<T: std::fmt::Debug>(r: Result<T, Exception>, address: u32, write: bool, w: &World) {
-    let e = r.expect_err("expected an access violation");
-    assert_eq!(
-        e,
-        Exception {
-            code: STATUS_ACCESS_VIOLATION,
-            address,
-            write
-        }
-    );
-    w.check();
-}
-
-fn small_world() -> World {
-    World::with_config(Config {
-        ram_bytes: 1 << 20,
-        ..Config::default()
-    })
-}
 
 // ---------------------------------------------------------------- reservations and commits
 
@@ -123,10 +56,7 @@ fn reserve_and_commit_at_an_explicit_address_returns_that_address() {
     let mut w = World::new();
     w.user(w.app);
     let frames = w.free_frames();
-    assert_eq!(
-        w.t.virtual_alloc(0x50000, 0x1000, rc(), RW).unwrap(),
-        0x50000
-    );
+    assert_eq!(w.t.virtual_alloc(0x50000, 0x1000, RC, RW).unwrap(), 0x50000);
     w.check();
     assert_eq!(w.free_frames(), frames - 1);
     assert_eq!(q(&mut w, 0x50000), committed(0x50000, 0x50000, 0x1000, RW));
@@ -279,11 +209,7 @@ fn commit_over_a_mixed_run_keeps_committed_pages_and_zeroes_new_ones() {
 fn commit_of_pages_outside_any_reservation_fails_in_both_modes() {
     let mut w = World::new();
     for kernel in [false, true] {
-        if kernel {
-            w.kmode(w.app);
-        } else {
-            w.user(w.app);
-        }
+        w.enter_app(kernel);
         let frames = w.free_frames();
         assert_fails(
             w.t.virtual_alloc(0x50000, 0x1000, COMMIT, RW),
@@ -304,11 +230,7 @@ fn commit_across_two_reservations_fails_and_commits_nothing() {
     assert_eq!((a, b), (0x10000, 0x20000));
     let frames = w.free_frames();
     for kernel in [false, true] {
-        if kernel {
-            w.kmode(w.app);
-        } else {
-            w.user(w.app);
-        }
+        w.enter_app(kernel);
         assert_fails(
             w.t.virtual_alloc(0x1F000, 0x2000, COMMIT, RW),
             ErrorCode::InvalidParameter,
@@ -381,7 +303,7 @@ fn explicit_reserve_and_commit_without_frames_fails_with_8_and_reserves_nothing(
     w.user(w.app);
     let f = w.free_frames() as u32;
     assert_fails(
-        w.t.virtual_alloc(0x50000, (f + 1) * 0x1000, rc(), RW),
+        w.t.virtual_alloc(0x50000, (f + 1) * 0x1000, RC, RW),
         ErrorCode::NotEnoughMemory,
         &w,
     );
@@ -400,11 +322,7 @@ fn explicit_reserve_and_commit_without_frames_fails_with_8_and_reserves_nothing(
 fn explicit_reservation_must_be_64k_aligned() {
     let mut w = World::new();
     for kernel in [false, true] {
-        if kernel {
-            w.kmode(w.app);
-        } else {
-            w.user(w.app);
-        }
+        w.enter_app(kernel);
         for a in [0x51000, 0x50001, 0x5F000] {
             assert_fails(
                 w.t.virtual_alloc(a, 0x1000, RESERVE, NA),
@@ -473,7 +391,7 @@ fn explicit_reservation_running_into_the_dll_barrier_fails() {
 #[test]
 fn kernel_mode_cannot_reserve_in_the_static_mapping_or_the_cpu_area() {
     let mut w = World::new();
-    w.kmode(w.kernel.kernel_pid());
+    w.nk();
     for a in [0x8000_0000, 0x8001_0000, 0xF000_0000, 0xFFFF_0000] {
         assert_fails(
             w.t.virtual_alloc(a, 0x1000, RESERVE, NA),
@@ -488,7 +406,7 @@ fn kernel_mode_explicit_reservation_above_0x70000000_goes_to_the_kernel_tables()
     let mut w = World::new();
     w.kmode(w.app);
     assert_eq!(
-        w.t.virtual_alloc(0x9000_0000, 0x1000, rc(), RW).unwrap(),
+        w.t.virtual_alloc(0x9000_0000, 0x1000, RC, RW).unwrap(),
         0x9000_0000
     );
     w.check();
@@ -505,7 +423,7 @@ fn kernel_mode_explicit_reservation_above_0x70000000_goes_to_the_kernel_tables()
         ErrorCode::InvalidParameter,
         &w,
     );
-    w.kmode(w.kernel.kernel_pid());
+    w.nk();
     assert_eq!(w.t.read_u32(0x9000_0000).unwrap(), 77);
 }
 
@@ -556,13 +474,9 @@ fn top_down_is_accepted_and_ignored() {
 fn non_positive_sizes_fail_with_87_before_placement() {
     let mut w = World::new();
     for kernel in [false, true] {
-        if kernel {
-            w.kmode(w.app);
-        } else {
-            w.user(w.app);
-        }
+        w.enter_app(kernel);
         for n in [0, 0x8000_0000, 0xFFFF_FFFF] {
-            for t in [RESERVE, COMMIT, rc()] {
+            for t in [RESERVE, COMMIT, RC] {
                 assert_fails(
                     w.t.virtual_alloc(0, n, t, RW),
                     ErrorCode::InvalidParameter,
@@ -603,7 +517,7 @@ fn invalid_protection_fails_with_87_even_for_a_reserve_only_call() {
         0xFF,
     ];
     for p in bad {
-        for t in [RESERVE, COMMIT, rc()] {
+        for t in [RESERVE, COMMIT, RC] {
             assert_fails(
                 w.t.virtual_alloc(0, 0x1000, t, Protection::from_bits_retain(p)),
                 ErrorCode::InvalidParameter,
@@ -742,7 +656,7 @@ fn user_mode_ranges_failing_the_write_pointer_rule_fail_with_87() {
         (0x8000, 0x1000),
     ];
     for (a, n) in cases {
-        for t in [RESERVE, COMMIT, rc()] {
+        for t in [RESERVE, COMMIT, RC] {
             assert_fails(
                 w.t.virtual_alloc(a, n, t, RW),
                 ErrorCode::InvalidParameter,
@@ -757,14 +671,10 @@ fn hostile_addresses_and_sizes_never_succeed_and_change_nothing() {
     let mut w = World::new();
     let frames = w.free_frames();
     for kernel in [false, true] {
-        if kernel {
-            w.kmode(w.app);
-        } else {
-            w.user(w.app);
-        }
+        w.enter_app(kernel);
         for a in [0, 0xFFFF_F000, 0x4000_0000, 0x7000_0000, 0x8000_0000] {
             for n in [0, 0xFFFF_FFFF, 0x8000_0000, 0x7FFF_FFFF] {
-                for t in [RESERVE, COMMIT, rc(), AllocType::AUTO_COMMIT] {
+                for t in [RESERVE, COMMIT, RC, AllocType::AUTO_COMMIT] {
                     let want = if n == 0x7FFF_FFFF && a == 0 {
                         ErrorCode::NotEnoughMemory
                     } else {
@@ -836,13 +746,8 @@ fn auto_commit_with_commit_commits_at_once_and_decommitted_pages_auto_commit_aga
     w.user(w.app);
     let frames = w.free_frames();
     let b =
-        w.t.virtual_alloc(
-            0,
-            0x2000,
-            rc() | AllocType::AUTO_COMMIT,
-            Protection::READONLY,
-        )
-        .unwrap();
+        w.t.virtual_alloc(0, 0x2000, RC | AllocType::AUTO_COMMIT, Protection::READONLY)
+            .unwrap();
     w.check();
     assert_eq!(w.free_frames(), frames - 2);
     assert_eq!(q(&mut w, b), committed(b, b, 0x2000, Protection::READONLY));
@@ -865,7 +770,10 @@ fn image_reservation_reports_mem_image_until_committed() {
         w.t.virtual_alloc(0, 0x3000, RESERVE | AllocType::IMAGE, NA)
             .unwrap();
     w.check();
-    let image = info(b, b, 0x3000, RESERVE, NA, AllocType::IMAGE);
+    let image = MemoryInfo {
+        kind: AllocType::IMAGE,
+        ..reserved(b, b, 0x3000)
+    };
     assert_eq!(q(&mut w, b), image);
     assert_av(w.t.read_u8(b), b, false, &w);
     assert_eq!(
@@ -881,7 +789,10 @@ fn image_reservation_reports_mem_image_until_committed() {
     );
     assert_eq!(
         q(&mut w, b),
-        info(b, b, 0x1000, RESERVE, NA, AllocType::IMAGE)
+        MemoryInfo {
+            kind: AllocType::IMAGE,
+            ..reserved(b, b, 0x1000)
+        }
     );
     w.t.virtual_free(b + 0x1000, 0x1000, AllocType::DECOMMIT)
         .unwrap();
@@ -894,7 +805,7 @@ fn image_with_commit_commits_pages_that_report_mem_private() {
     let mut w = World::new();
     w.user(w.app);
     let b =
-        w.t.virtual_alloc(0, 0x1000, rc() | AllocType::IMAGE, Protection::EXECUTE)
+        w.t.virtual_alloc(0, 0x1000, RC | AllocType::IMAGE, Protection::EXECUTE)
             .unwrap();
     w.check();
     assert_eq!(
@@ -931,7 +842,7 @@ fn the_pseudo_handle_names_the_active_process() {
     let mut w = World::new();
     w.user(w.drv);
     let b =
-        w.t.virtual_alloc_ex(Handle::CURRENT_PROCESS, 0x50000, 0x1000, rc(), RW)
+        w.t.virtual_alloc_ex(Handle::CURRENT_PROCESS, 0x50000, 0x1000, RC, RW)
             .unwrap();
     w.check();
     assert_eq!(b, 0x50000);
@@ -944,9 +855,7 @@ fn the_pseudo_handle_names_the_active_process() {
 fn an_opened_handle_with_vm_operation_allocates() {
     let mut w = World::new();
     w.user(w.app);
-    let h =
-        w.t.open_process(ProcessAccess::VM_OPERATION, false, w.drv)
-            .unwrap();
+    let h = w.open(ProcessAccess::VM_OPERATION, w.drv);
     assert_eq!(
         w.t.virtual_alloc_ex(h, 0, 0x1000, RESERVE, NA).unwrap(),
         0x10000
@@ -958,17 +867,11 @@ fn an_opened_handle_with_vm_operation_allocates() {
 fn virtual_alloc_ex_handle_checks_come_before_the_arguments() {
     let mut w = World::new();
     w.user(w.app);
-    let weak =
-        w.t.open_process(
-            ProcessAccess::VM_READ | ProcessAccess::VM_WRITE | ProcessAccess::QUERY_INFORMATION,
-            false,
-            w.drv,
-        )
-        .unwrap();
-    let closed =
-        w.t.open_process(ProcessAccess::ALL_ACCESS, false, w.drv)
-            .unwrap();
-    w.t.close_handle(closed).unwrap();
+    let weak = w.open(
+        ProcessAccess::VM_READ | ProcessAccess::VM_WRITE | ProcessAccess::QUERY_INFORMATION,
+        w.drv,
+    );
+    let closed = w.closed_handle(w.drv);
     for (a, n, t, p) in [
         (0, 0x1000, COMMIT, RW),
         (0, 0, AllocType::empty(), Protection::empty()),
@@ -1012,11 +915,7 @@ fn virtual_alloc_ex_handle_checks_come_before_the_arguments() {
 fn virtual_alloc_ex_on_a_terminated_process_fails_with_6() {
     let mut w = World::new();
     w.kmode(w.app);
-    let h =
-        w.t.open_process(ProcessAccess::ALL_ACCESS, false, w.drv)
-            .unwrap();
-    w.t.terminate_process(w.drv.into(), 0).unwrap();
-    w.check();
+    let h = w.terminate_with_handle(w.drv);
     assert_fails(
         w.t.virtual_alloc_ex(w.drv.into(), 0, 0x1000, COMMIT, RW),
         ErrorCode::InvalidHandle,

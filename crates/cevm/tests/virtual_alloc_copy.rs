@@ -9,14 +9,9 @@
 
 mod common;
 
-use cevm::{
-    AllocType, Config, ErrorCode, Handle, LockFlags, MemoryInfo, Mode, Pid, ProcessAccess,
-    Protection,
-};
-use common::{World, assert_fails};
+use cevm::{AllocType, Config, ErrorCode, Handle, LockFlags, Mode, Pid, ProcessAccess, Protection};
+use common::{RO, RW, World, assert_fails, h, q};
 
-const RW: Protection = Protection::READWRITE;
-const RO: Protection = Protection::READONLY;
 const PHYS_RW: Protection = Protection::PHYSICAL.union(Protection::READWRITE);
 
 /// The byte every test buffer holds at address `a` of app.exe.
@@ -24,53 +19,26 @@ fn pattern(a: u32) -> u8 {
     ((a >> 12) as u8).wrapping_mul(31) ^ (a as u8)
 }
 
-/// app.exe (user mode) commits `bytes` read/write at 0x10000 and fills them with
-/// `pattern`.
-fn app_buffer(w: &mut World, bytes: u32) -> u32 {
-    w.user(w.app);
-    let b = w.t.virtual_alloc(0, bytes, AllocType::COMMIT, RW).unwrap();
-    assert_eq!(b, 0x10000);
-    let data: Vec<u8> = (b..b + bytes).map(pattern).collect();
-    w.t.write_bytes(b, &data).unwrap();
-    w.check();
-    b
+/// A fresh world whose app.exe has `bytes` committed read/write at 0x10000 holding
+/// `pattern`, with the thread in the driver context.
+fn driver_with_buffer(bytes: u32) -> World {
+    let mut w = World::new();
+    w.app_buffer_with(bytes, pattern);
+    w.driver();
+    w
 }
 
-/// The driver context: udevice.exe in kernel mode, called by app.exe.
-fn driver(w: &mut World) {
-    w.t.enter(w.drv, Mode::Kernel, Some(w.app)).unwrap();
-}
-
-fn kernel_ctx(w: &mut World) {
-    let k = w.kernel.kernel_pid();
-    w.kmode(k);
-}
-
-fn h(p: Pid) -> Handle {
-    p.into()
-}
-
-/// Queries, reads and releases as methods, so `w.q4(w.drv, ..)` borrows cleanly.
+/// Queries, reads and releases as methods, so `w.q4_in(w.drv, ..)` borrows cleanly.
 trait Ext {
-    fn query(&mut self, proc: Pid, a: u32) -> MemoryInfo;
     /// (state, protect, region size, allocation base) of a VirtualQueryEx.
-    fn q4(&mut self, proc: Pid, a: u32) -> (AllocType, Protection, u32, u32);
+    fn q4_in(&mut self, proc: Pid, a: u32) -> (AllocType, Protection, u32, u32);
     fn read(&self, a: u32, n: usize) -> Vec<u8>;
-    /// Everything a failed call must leave alone: free frames and every region of
-    /// every process (state, protection, guard, records, aliases).
-    fn snapshot(&self) -> (usize, String);
     fn release(&mut self, proc: Pid, base: u32);
 }
 
 impl Ext for World {
-    fn query(&mut self, proc: Pid, a: u32) -> MemoryInfo {
-        let i = self.t.virtual_query_ex(h(proc), a, 28).unwrap();
-        self.check();
-        i
-    }
-
-    fn q4(&mut self, proc: Pid, a: u32) -> (AllocType, Protection, u32, u32) {
-        let i = self.query(proc, a);
+    fn q4_in(&mut self, proc: Pid, a: u32) -> (AllocType, Protection, u32, u32) {
+        let i = self.q_in(proc, a);
         assert_eq!(i.base_address, a & !0xFFF);
         (i.state, i.protect, i.region_size, i.allocation_base)
     }
@@ -79,10 +47,6 @@ impl Ext for World {
         let mut v = vec![0u8; n];
         self.t.read_bytes(a, &mut v).unwrap();
         v
-    }
-
-    fn snapshot(&self) -> (usize, String) {
-        (self.free_frames(), self.kernel.render_all_maps())
     }
 
     fn release(&mut self, proc: Pid, base: u32) {
@@ -102,13 +66,18 @@ fn alloc_copy(w: &mut World, p: u32, n: u32, prot: Protection) -> cevm::Result<u
     w.t.virtual_alloc_copy_ex(app, drv, p, n, prot)
 }
 
+/// An alias of app.exe's `p`..`p + n` in udevice.exe that must succeed.
+fn alias(w: &mut World, p: u32, n: u32, prot: Protection) -> u32 {
+    let r = alloc_copy(w, p, n, prot).unwrap();
+    w.check();
+    r
+}
+
 // ---------------------------------------------------------------- step 1: hSrc
 
 #[test]
 fn alloccopy_unknown_source_handle_is_6() {
-    let mut w = World::new();
-    app_buffer(&mut w, 0x1000);
-    driver(&mut w);
+    let mut w = driver_with_buffer(0x1000);
     let before = w.snapshot();
     for bad in [
         Handle(0xDEAD_0000),
@@ -141,7 +110,7 @@ fn alloccopy_unknown_source_handle_is_6_even_in_user_mode() {
 #[test]
 fn alloccopy_in_user_mode_is_50_and_changes_nothing() {
     let mut w = World::new();
-    app_buffer(&mut w, 0x1000);
+    w.app_buffer_with(0x1000, pattern);
     w.user(w.drv);
     let before = w.snapshot();
     assert_fails(
@@ -151,9 +120,7 @@ fn alloccopy_in_user_mode_is_50_and_changes_nothing() {
     );
     // The kernel-only rule comes before the access mask: a handle without
     // PROCESS_VM_OPERATION still gives 50 in user mode.
-    let weak =
-        w.t.open_process(ProcessAccess::VM_READ, false, w.app)
-            .unwrap();
+    let weak = w.open(ProcessAccess::VM_READ, w.app);
     let drv = h(w.drv);
     assert_fails(
         w.t.virtual_alloc_copy_ex(weak, drv, 0x10000, 0x1000, RW),
@@ -172,16 +139,11 @@ fn alloccopy_in_user_mode_is_50_and_changes_nothing() {
 
 #[test]
 fn alloccopy_source_handle_without_vm_operation_is_5() {
-    let mut w = World::new();
-    app_buffer(&mut w, 0x1000);
-    driver(&mut w);
-    let weak =
-        w.t.open_process(
-            ProcessAccess::VM_READ | ProcessAccess::VM_WRITE | ProcessAccess::QUERY_INFORMATION,
-            false,
-            w.app,
-        )
-        .unwrap();
+    let mut w = driver_with_buffer(0x1000);
+    let weak = w.open(
+        ProcessAccess::VM_READ | ProcessAccess::VM_WRITE | ProcessAccess::QUERY_INFORMATION,
+        w.app,
+    );
     let before = w.snapshot();
     let drv = h(w.drv);
     assert_fails(
@@ -197,9 +159,7 @@ fn alloccopy_source_handle_without_vm_operation_is_5() {
     );
     assert_eq!(w.snapshot(), before);
     // The same process through a handle with PROCESS_VM_OPERATION works.
-    let ok =
-        w.t.open_process(ProcessAccess::VM_OPERATION, false, w.app)
-            .unwrap();
+    let ok = w.open(ProcessAccess::VM_OPERATION, w.app);
     let p =
         w.t.virtual_alloc_copy_ex(ok, drv, 0x10000, 0x1000, RW)
             .unwrap();
@@ -214,12 +174,8 @@ fn alloccopy_dead_source_and_destination_handles_are_6() {
     w.user(victim);
     let b = w.t.virtual_alloc(0, 0x1000, AllocType::COMMIT, RW).unwrap();
     assert_eq!(b, 0x10000);
-    driver(&mut w);
-    let opened =
-        w.t.open_process(ProcessAccess::ALL_ACCESS, false, victim)
-            .unwrap();
-    w.t.terminate_process(h(victim), 0).unwrap();
-    w.check();
+    w.driver();
+    let opened = w.terminate_with_handle(victim);
     let before = w.snapshot();
     let (app, drv) = (h(w.app), h(w.drv));
     for dead in [h(victim), opened] {
@@ -241,9 +197,7 @@ fn alloccopy_dead_source_and_destination_handles_are_6() {
 
 #[test]
 fn alloccopy_non_positive_size_is_87() {
-    let mut w = World::new();
-    app_buffer(&mut w, 0x1000);
-    driver(&mut w);
+    let mut w = driver_with_buffer(0x1000);
     let before = w.snapshot();
     for n in [0, 0x8000_0000, 0xFFFF_FFFF, 0x8000_1000] {
         assert_fails(
@@ -263,7 +217,7 @@ fn alloccopy_non_positive_size_is_87() {
 #[test]
 fn alloccopy_source_below_0x10000_is_87_even_when_committed() {
     let mut w = World::new();
-    driver(&mut w);
+    w.driver();
     let before = w.snapshot();
     // 0x5000 is app.exe's committed read-only kernel-data page: still rejected.
     for p in [0, 0x5000, 0xFFFF] {
@@ -279,7 +233,7 @@ fn alloccopy_source_below_0x10000_is_87_even_when_committed() {
 #[test]
 fn alloccopy_physical_check_is_on_the_shifted_value_so_below_16_mib_is_87() {
     let mut w = World::new();
-    driver(&mut w);
+    w.driver();
     let before = w.snapshot();
     // p = 0x20 means PA 0x2000 (app's RAM); p = 0xFFFF means PA 0xFFFF00: both are
     // below 0x10000 as shifted values.
@@ -292,8 +246,7 @@ fn alloccopy_physical_check_is_on_the_shifted_value_so_below_16_mib_is_87() {
     }
     assert_eq!(w.snapshot(), before);
     // p = 0x10000 is PA 0x1000000 (16 MiB), a free RAM frame: accepted.
-    let r = alloc_copy(&mut w, 0x10000, 0x1000, PHYS_RW).unwrap();
-    w.check();
+    let r = alias(&mut w, 0x10000, 0x1000, PHYS_RW);
     assert_eq!(r, 0x10000);
     assert_eq!(
         w.t.lock_pages(r, 0x1000, LockFlags::QUERY_ONLY).unwrap(),
@@ -304,9 +257,7 @@ fn alloccopy_physical_check_is_on_the_shifted_value_so_below_16_mib_is_87() {
 
 #[test]
 fn alloccopy_invalid_protection_is_87() {
-    let mut w = World::new();
-    app_buffer(&mut w, 0x1000);
-    driver(&mut w);
+    let mut w = driver_with_buffer(0x1000);
     let before = w.snapshot();
     for bits in [
         0u32,
@@ -335,14 +286,10 @@ fn alloccopy_invalid_protection_is_87() {
 
 #[test]
 fn alloccopy_argument_checks_come_before_the_destination_handle() {
-    let mut w = World::new();
-    app_buffer(&mut w, 0x1000);
-    driver(&mut w);
+    let mut w = driver_with_buffer(0x1000);
     let app = h(w.app);
     let bad = Handle(0xDEAD_0000);
-    let weak =
-        w.t.open_process(ProcessAccess::VM_READ, false, w.drv)
-            .unwrap();
+    let weak = w.open(ProcessAccess::VM_READ, w.drv);
     for dst in [bad, weak] {
         assert_fails(
             w.t.virtual_alloc_copy_ex(app, dst, 0x10000, 0, RW),
@@ -366,9 +313,7 @@ fn alloccopy_argument_checks_come_before_the_destination_handle() {
 
 #[test]
 fn alloccopy_invalid_destination_handle_is_6_and_without_vm_operation_is_5() {
-    let mut w = World::new();
-    app_buffer(&mut w, 0x1000);
-    driver(&mut w);
+    let mut w = driver_with_buffer(0x1000);
     let before = w.snapshot();
     let app = h(w.app);
     assert_fails(
@@ -376,13 +321,7 @@ fn alloccopy_invalid_destination_handle_is_6_and_without_vm_operation_is_5() {
         ErrorCode::InvalidHandle,
         &w,
     );
-    let weak =
-        w.t.open_process(
-            ProcessAccess::VM_READ | ProcessAccess::VM_WRITE,
-            false,
-            w.drv,
-        )
-        .unwrap();
+    let weak = w.open(ProcessAccess::VM_READ | ProcessAccess::VM_WRITE, w.drv);
     assert_fails(
         w.t.virtual_alloc_copy_ex(app, weak, 0x10000, 0x1000, RW),
         ErrorCode::AccessDenied,
@@ -405,9 +344,7 @@ fn alloccopy_invalid_destination_handle_is_6_and_without_vm_operation_is_5() {
 
 #[test]
 fn alloccopy_null_destination_is_the_kernel() {
-    let mut w = World::new();
-    app_buffer(&mut w, 0x1000);
-    driver(&mut w);
+    let mut w = driver_with_buffer(0x1000);
     let app = h(w.app);
     let r =
         w.t.virtual_alloc_copy_ex(app, Handle::NULL, 0x10123, 13, RW)
@@ -417,16 +354,16 @@ fn alloccopy_null_destination_is_the_kernel() {
     assert_eq!(r, 0x8400_0123);
     let k = w.kernel.kernel_pid();
     assert_eq!(
-        w.q4(k, 0x8400_0000),
+        w.q4_in(k, 0x8400_0000),
         (AllocType::COMMIT, RW, 0x1000, 0x8400_0000)
     );
     // Any kernel-mode thread reaches it, whatever its active process.
     assert_eq!(w.read(r, 13), expected(0x10123, 13));
-    kernel_ctx(&mut w);
+    w.nk();
     assert_eq!(w.read(r, 13), expected(0x10123, 13));
     // Nothing appeared in udevice.exe.
     assert_eq!(
-        w.q4(w.drv, 0x10000).0,
+        w.q4_in(w.drv, 0x10000).0,
         AllocType::FREE,
         "the alias is not in the active process"
     );
@@ -436,7 +373,7 @@ fn alloccopy_null_destination_is_the_kernel() {
 #[test]
 fn alloccopy_pseudo_handles_name_the_active_process() {
     let mut w = World::new();
-    app_buffer(&mut w, 0x1000);
+    w.app_buffer_with(0x1000, pattern);
     // In app.exe's context, 0x42 as both source and destination: an alias of app's
     // buffer in app itself, in the next free block.
     w.kmode(w.app);
@@ -453,7 +390,7 @@ fn alloccopy_pseudo_handles_name_the_active_process() {
     assert_eq!(r, 0x20010);
     assert_eq!(w.read(r, 0x10), expected(0x10010, 0x10));
     // In udevice.exe's context 0x42 as destination is udevice.exe.
-    driver(&mut w);
+    w.driver();
     let app = h(w.app);
     let r2 =
         w.t.virtual_alloc_copy_ex(app, Handle::CURRENT_PROCESS, 0x10010, 0x10, RW)
@@ -461,7 +398,7 @@ fn alloccopy_pseudo_handles_name_the_active_process() {
     w.check();
     assert_eq!(r2, 0x10010);
     assert_eq!(
-        w.q4(w.drv, 0x10000),
+        w.q4_in(w.drv, 0x10000),
         (AllocType::COMMIT, RW, 0x1000, 0x10000)
     );
 }
@@ -470,10 +407,8 @@ fn alloccopy_pseudo_handles_name_the_active_process() {
 
 #[test]
 fn alloccopy_result_keeps_the_source_low_16_bits() {
-    let mut w = World::new();
     // 0x12000 bytes: blocks 0x10000 and 0x20000 of app.exe.
-    app_buffer(&mut w, 0x12000);
-    driver(&mut w);
+    let mut w = driver_with_buffer(0x12000);
     // (p, n, expected result): B advances block by block in udevice.exe.
     // 1: bo = 0x0123, size 0x130 -> B = 0x10000.
     // 2: bo = 0xF800, size 0x10800 (two blocks) -> B = 0x20000.
@@ -485,8 +420,7 @@ fn alloccopy_result_keeps_the_source_low_16_bits() {
         (0x20000, 0x1000, 0x40000),
         (0x11FFF, 1, 0x51FFF),
     ] {
-        let r = alloc_copy(&mut w, p, n, RW).unwrap();
-        w.check();
+        let r = alias(&mut w, p, n, RW);
         assert_eq!(r, want, "alias of 0x{p:08X}");
         assert_eq!(r & 0xFFFF, p & 0xFFFF);
         assert_eq!(w.read(r, n as usize), expected(p, n));
@@ -495,28 +429,28 @@ fn alloccopy_result_keeps_the_source_low_16_bits() {
 
 #[test]
 fn alloccopy_leading_pages_of_the_reservation_stay_reserved_noaccess() {
-    let mut w = World::new();
-    app_buffer(&mut w, 0x12000);
-    driver(&mut w);
+    let mut w = driver_with_buffer(0x12000);
     // p = 0x1F800: po = 0x800, bo = 0xF800. Reserve n + bo = 0x10800 bytes at
     // B = 0x10000; the two aliased pages start at B + (bo - po) = 0x1F000.
-    let r = alloc_copy(&mut w, 0x1F800, 0x1000, RW).unwrap();
-    w.check();
+    let r = alias(&mut w, 0x1F800, 0x1000, RW);
     assert_eq!(r, 0x1F800);
     let drv = w.drv;
-    let lead = w.query(drv, 0x10000);
+    let lead = w.q_in(drv, 0x10000);
     assert_eq!(lead.allocation_base, 0x10000);
     assert_eq!(lead.state, AllocType::RESERVE);
     assert_eq!(lead.protect, Protection::NOACCESS);
     assert_eq!(lead.region_size, 0xF000);
     assert_eq!(lead.kind, AllocType::PRIVATE);
     assert_eq!(
-        w.q4(drv, 0x1E000),
+        w.q4_in(drv, 0x1E000),
         (AllocType::RESERVE, Protection::NOACCESS, 0x1000, 0x10000)
     );
-    assert_eq!(w.q4(drv, 0x1F000), (AllocType::COMMIT, RW, 0x2000, 0x10000));
+    assert_eq!(
+        w.q4_in(drv, 0x1F000),
+        (AllocType::COMMIT, RW, 0x2000, 0x10000)
+    );
     // The record ends at the page holding B + n + bo - 1 = 0x207FF.
-    assert_eq!(w.q4(drv, 0x21000).0, AllocType::FREE);
+    assert_eq!(w.q4_in(drv, 0x21000).0, AllocType::FREE);
     // A thread touching a leading page faults.
     let e = w.t.read_u8(0x1EFFF).unwrap_err();
     assert_eq!((e.code, e.address, e.write), (0xC000_0005, 0x1EFFF, false));
@@ -532,9 +466,7 @@ fn alloccopy_leading_pages_of_the_reservation_stay_reserved_noaccess() {
 
 #[test]
 fn alloccopy_aliases_ceil_of_n_plus_po_over_4096_pages() {
-    let mut w = World::new();
-    app_buffer(&mut w, 0x4000);
-    driver(&mut w);
+    let mut w = driver_with_buffer(0x4000);
     let drv = w.drv;
     // (p, n, pages). Every alias gets its own block: B = 0x10000, 0x20000, ...
     let cases = [
@@ -549,17 +481,16 @@ fn alloccopy_aliases_ceil_of_n_plus_po_over_4096_pages() {
     ];
     for (i, (p, n, pages)) in cases.into_iter().enumerate() {
         let b = 0x10000 * (i as u32 + 1);
-        let r = alloc_copy(&mut w, p, n, RO).unwrap();
-        w.check();
+        let r = alias(&mut w, p, n, RO);
         assert_eq!(r, b + (p & 0xFFFF));
         let first = r & !0xFFF;
         assert_eq!(
-            w.q4(drv, first),
+            w.q4_in(drv, first),
             (AllocType::COMMIT, RO, pages * 0x1000, b),
             "alias of 0x{p:X}+0x{n:X}"
         );
         assert_eq!(
-            w.q4(drv, first + pages * 0x1000).0,
+            w.q4_in(drv, first + pages * 0x1000).0,
             AllocType::FREE,
             "nothing after the last aliased page"
         );
@@ -570,13 +501,10 @@ fn alloccopy_aliases_ceil_of_n_plus_po_over_4096_pages() {
 
 #[test]
 fn alloccopy_record_is_b_and_n_plus_bo() {
-    let mut w = World::new();
-    app_buffer(&mut w, 0x3000);
-    driver(&mut w);
+    let mut w = driver_with_buffer(0x3000);
     let drv = h(w.drv);
     // p = 0x11FF0: po = 0xFF0, bo = 0x1FF0, n = 0x20: record {0x10000, 0x2010}.
-    let r = alloc_copy(&mut w, 0x11FF0, 0x20, RW).unwrap();
-    w.check();
+    let r = alias(&mut w, 0x11FF0, 0x20, RW);
     assert_eq!(r, 0x11FF0);
     let region = w
         .kernel
@@ -616,12 +544,11 @@ fn alloccopy_record_is_b_and_n_plus_bo() {
 #[test]
 fn alloccopy_release_needs_the_masked_base() {
     let mut w = World::new();
-    app_buffer(&mut w, 0x3000);
+    w.app_buffer_with(0x3000, pattern);
     let start = w.free_frames();
-    driver(&mut w);
+    w.driver();
     // p = 0x12345: B = 0x10000, the aliased page is 0x12000, the result 0x12345.
-    let r = alloc_copy(&mut w, 0x12345, 0x10, RW).unwrap();
-    w.check();
+    let r = alias(&mut w, 0x12345, 0x10, RW);
     assert_eq!(r, 0x12345);
     assert_eq!(w.free_frames(), start, "an alias takes no new frame");
     let drv = h(w.drv);
@@ -637,7 +564,7 @@ fn alloccopy_release_needs_the_masked_base() {
     w.t.virtual_free_ex(drv, r & !0xFFFF, 0, AllocType::RELEASE)
         .unwrap();
     w.check();
-    assert_eq!(w.q4(w.drv, 0x10000).0, AllocType::FREE);
+    assert_eq!(w.q4_in(w.drv, 0x10000).0, AllocType::FREE);
     // app's buffer keeps its frame and data.
     assert_eq!(w.free_frames(), start);
     w.user(w.app);
@@ -646,75 +573,61 @@ fn alloccopy_release_needs_the_masked_base() {
 
 #[test]
 fn alloccopy_release_with_the_result_works_when_its_low_16_bits_are_zero() {
-    let mut w = World::new();
-    app_buffer(&mut w, 0x12000);
-    driver(&mut w);
-    let r = alloc_copy(&mut w, 0x20000, 0x1000, RW).unwrap();
-    w.check();
+    let mut w = driver_with_buffer(0x12000);
+    let r = alias(&mut w, 0x20000, 0x1000, RW);
     assert_eq!(r, 0x10000);
     w.release(w.drv, r);
-    assert_eq!(w.q4(w.drv, 0x10000).0, AllocType::FREE);
+    assert_eq!(w.q4_in(w.drv, 0x10000).0, AllocType::FREE);
 }
 
 #[test]
 fn alloccopy_writes_through_the_alias_reach_the_source_and_back() {
-    let mut w = World::new();
-    app_buffer(&mut w, 0x2000);
-    driver(&mut w);
-    let r = alloc_copy(&mut w, 0x10800, 0x1000, RW).unwrap();
-    w.check();
+    let mut w = driver_with_buffer(0x2000);
+    let r = alias(&mut w, 0x10800, 0x1000, RW);
     assert_eq!(r, 0x10800);
     w.t.write_u32(r + 0x7FE, 0xA1B2_C3D4).unwrap(); // crosses the alias's page boundary
     w.check();
     w.user(w.app);
     assert_eq!(w.t.read_u32(0x10FFE).unwrap(), 0xA1B2_C3D4);
     w.t.write_u8(0x10800, 0x5A).unwrap();
-    driver(&mut w);
+    w.driver();
     assert_eq!(w.t.read_u8(r).unwrap(), 0x5A);
     w.check();
 }
 
 #[test]
 fn alloccopy_alias_takes_the_requested_protection_not_the_sources() {
-    let mut w = World::new();
-    app_buffer(&mut w, 0x1000);
-    driver(&mut w);
+    let mut w = driver_with_buffer(0x1000);
     let drv = w.drv;
     // Read-only alias of a read/write page: writing through it faults.
-    let r = alloc_copy(&mut w, 0x10000, 0x1000, RO).unwrap();
-    w.check();
-    assert_eq!(w.q4(drv, r).1, RO);
+    let r = alias(&mut w, 0x10000, 0x1000, RO);
+    assert_eq!(w.q4_in(drv, r).1, RO);
     let e = w.t.write_u8(r, 1).unwrap_err();
     assert_eq!((e.address, e.write), (r, true));
     // Guard and no-cache modifiers are kept on the alias.
-    let g = alloc_copy(
+    let g = alias(
         &mut w,
         0x10000,
         0x1000,
         RW | Protection::GUARD | Protection::NOCACHE,
-    )
-    .unwrap();
-    w.check();
+    );
     assert_eq!(g, 0x20000);
-    assert_eq!(w.q4(drv, g).1.bits(), 0x304);
+    assert_eq!(w.q4_in(drv, g).1.bits(), 0x304);
     assert!(
         w.t.read_u8(g).is_err(),
         "first touch of a guard page faults"
     );
     assert_eq!(w.t.read_u8(g).unwrap(), pattern(0x10000));
-    assert_eq!(w.q4(drv, g).1.bits(), 0x204);
+    assert_eq!(w.q4_in(drv, g).1.bits(), 0x204);
     // The source page is untouched by all this.
-    assert_eq!(w.q4(w.app, 0x10000).1, RW);
+    assert_eq!(w.q4_in(w.app, 0x10000).1, RW);
 }
 
 #[test]
 fn alloccopy_exposes_the_bytes_around_an_unaligned_source() {
-    let mut w = World::new();
-    app_buffer(&mut w, 0x2000);
-    driver(&mut w);
+    let mut w = driver_with_buffer(0x2000);
     // The caller asks for 13 bytes at 0x10123 and gets the whole page.
-    let r = alloc_copy(&mut w, 0x10123, 13, RW).unwrap();
-    w.check();
+    let r = alias(&mut w, 0x10123, 13, RW);
     assert_eq!(r, 0x10123);
     assert_eq!(w.read(r - 0x123, 0x1000), expected(0x10000, 0x1000));
     // Not a byte more: the page before is udevice.exe's reserved first block and the
@@ -740,11 +653,8 @@ fn alloccopy_exposes_the_bytes_around_an_unaligned_source() {
 
 #[test]
 fn alloccopy_aligned_whole_page_alias_exposes_nothing() {
-    let mut w = World::new();
-    app_buffer(&mut w, 0x2000);
-    driver(&mut w);
-    let r = alloc_copy(&mut w, 0x10000, 0x2000, RW).unwrap();
-    w.check();
+    let mut w = driver_with_buffer(0x2000);
+    let r = alias(&mut w, 0x10000, 0x2000, RW);
     assert_eq!(r, 0x10000);
     for g in w.kernel.regions(w.drv) {
         assert_eq!(g.exposed, None, "{g:?}");
@@ -757,10 +667,10 @@ fn alloccopy_aligned_whole_page_alias_exposes_nothing() {
 #[test]
 fn alloccopy_readwrite_needs_a_writable_source_but_execute_readwrite_only_readable() {
     let mut w = World::new();
-    app_buffer(&mut w, 0x1000);
+    w.app_buffer_with(0x1000, pattern);
     w.t.virtual_protect(0x10000, 0x1000, RO).unwrap();
     w.check();
-    driver(&mut w);
+    w.driver();
     let before = w.snapshot();
     for prot in [RW, RW | Protection::NOCACHE, RW | Protection::GUARD] {
         assert_fails(
@@ -781,16 +691,14 @@ fn alloccopy_readwrite_needs_a_writable_source_but_execute_readwrite_only_readab
     .into_iter()
     .enumerate()
     {
-        let r = alloc_copy(&mut w, 0x10000, 0x1000, prot).unwrap();
-        w.check();
+        let r = alias(&mut w, 0x10000, 0x1000, prot);
         assert_eq!(r, 0x10000 * (i as u32 + 1));
     }
     // PAGE_EXECUTE_READWRITE is touched for reading only, and then lets a writer
     // through to the read-only source page.
-    let x = alloc_copy(&mut w, 0x10000, 0x1000, Protection::EXECUTE_READWRITE).unwrap();
-    w.check();
+    let x = alias(&mut w, 0x10000, 0x1000, Protection::EXECUTE_READWRITE);
     assert_eq!(x, 0x50000);
-    assert_eq!(w.q4(drv, x).1, Protection::EXECUTE_READWRITE);
+    assert_eq!(w.q4_in(drv, x).1, Protection::EXECUTE_READWRITE);
     w.t.write_u8(x + 7, 0xEE).unwrap();
     w.user(w.app);
     assert_eq!(w.t.read_u8(0x10007).unwrap(), 0xEE);
@@ -798,14 +706,7 @@ fn alloccopy_readwrite_needs_a_writable_source_but_execute_readwrite_only_readab
         w.t.write_u8(0x10007, 0).is_err(),
         "the source stays read-only"
     );
-    assert_eq!(q4_user(&mut w, 0x10000), RO);
-}
-
-/// VirtualQuery in the active (user) process: the read-back protection.
-fn q4_user(w: &mut World, a: u32) -> Protection {
-    let i = w.t.virtual_query(a, 28).unwrap();
-    w.check();
-    i.protect
+    assert_eq!(q(&mut w, 0x10000).protect, RO);
 }
 
 #[test]
@@ -822,7 +723,7 @@ fn alloccopy_noaccess_reserved_and_free_sources_fail_with_8_and_change_nothing()
     w.t.virtual_alloc(0x11000, 0x1000, AllocType::COMMIT, Protection::NOACCESS)
         .unwrap();
     w.check();
-    driver(&mut w);
+    w.driver();
     let before = w.snapshot();
     for (p, n, prot) in [
         (0x11000, 0x10, RO),       // committed no-access
@@ -865,23 +766,25 @@ fn alloccopy_commits_auto_commit_source_pages() {
     assert_eq!(b, 0x10000);
     w.check();
     let start = w.free_frames();
-    driver(&mut w);
+    w.driver();
     // Even a read-only alias commits the page (a read touch commits it read/write).
-    let r = alloc_copy(&mut w, 0x11000, 0x1000, RO).unwrap();
-    w.check();
+    let r = alias(&mut w, 0x11000, 0x1000, RO);
     assert_eq!(r, 0x11000);
     assert_eq!(w.free_frames(), start - 1);
     let app = w.app;
     assert_eq!(
-        w.q4(app, 0x10000),
+        w.q4_in(app, 0x10000),
         (AllocType::RESERVE, Protection::NOACCESS, 0x1000, 0x10000)
     );
-    assert_eq!(w.q4(app, 0x11000), (AllocType::COMMIT, RW, 0x1000, 0x10000));
-    assert_eq!(w.q4(app, 0x12000).0, AllocType::RESERVE);
+    assert_eq!(
+        w.q4_in(app, 0x11000),
+        (AllocType::COMMIT, RW, 0x1000, 0x10000)
+    );
+    assert_eq!(w.q4_in(app, 0x12000).0, AllocType::RESERVE);
     assert_eq!(w.read(r, 0x1000), vec![0u8; 0x1000], "zero-filled");
     w.user(w.app);
     w.t.write_u8(0x11010, 0x77).unwrap();
-    driver(&mut w);
+    w.driver();
     assert_eq!(w.t.read_u8(r + 0x10).unwrap(), 0x77);
     w.check();
 }
@@ -893,7 +796,7 @@ fn alloccopy_auto_commit_is_not_kept_when_a_later_page_fails() {
     w.t.virtual_alloc(0, 0x2000, AllocType::RESERVE | AllocType::AUTO_COMMIT, RW)
         .unwrap();
     w.check();
-    driver(&mut w);
+    w.driver();
     let before = w.snapshot();
     // Pages 0x11000 (auto-commit) and 0x12000 (free): the call fails and the
     // auto-commit page stays reserved.
@@ -903,7 +806,7 @@ fn alloccopy_auto_commit_is_not_kept_when_a_later_page_fails() {
         &w,
     );
     assert_eq!(w.snapshot(), before);
-    assert_eq!(w.q4(w.app, 0x11000).0, AllocType::RESERVE);
+    assert_eq!(w.q4_in(w.app, 0x11000).0, AllocType::RESERVE);
 }
 
 #[test]
@@ -913,7 +816,7 @@ fn alloccopy_auto_commit_without_a_free_frame_fails_with_8() {
     w.t.virtual_alloc(0, 0x1000, AllocType::RESERVE | AllocType::AUTO_COMMIT, RW)
         .unwrap();
     w.check();
-    driver(&mut w);
+    w.driver();
     let before = w.snapshot();
     w.kernel.phys().fail_nth_allocation(Some(1));
     assert_fails(
@@ -928,13 +831,13 @@ fn alloccopy_auto_commit_without_a_free_frame_fails_with_8() {
 #[test]
 fn alloccopy_consumes_a_guard_page_while_it_fails_with_8() {
     let mut w = World::new();
-    app_buffer(&mut w, 0x2000);
+    w.app_buffer_with(0x2000, pattern);
     w.t.virtual_protect(0x11000, 0x1000, RW | Protection::GUARD)
         .unwrap();
     w.check();
-    driver(&mut w);
+    w.driver();
     let app = w.app;
-    assert_eq!(w.q4(app, 0x11000).1.bits(), 0x104);
+    assert_eq!(w.q4_in(app, 0x11000).1.bits(), 0x104);
     let frames = w.free_frames();
     let drv_maps = w.kernel.render_maps(w.drv);
     // A read-only alias still meets the guard page on its way.
@@ -944,13 +847,12 @@ fn alloccopy_consumes_a_guard_page_while_it_fails_with_8() {
         &w,
     );
     // The guard is consumed; nothing else changed.
-    assert_eq!(w.q4(app, 0x11000).1, RW);
-    assert_eq!(w.q4(app, 0x10000).1, RW);
+    assert_eq!(w.q4_in(app, 0x11000).1, RW);
+    assert_eq!(w.q4_in(app, 0x10000).1, RW);
     assert_eq!(w.free_frames(), frames);
     assert_eq!(w.kernel.render_maps(w.drv), drv_maps);
     // The same call now succeeds, at the place the failed one had found.
-    let r = alloc_copy(&mut w, 0x10000, 0x2000, RO).unwrap();
-    w.check();
+    let r = alias(&mut w, 0x10000, 0x2000, RO);
     assert_eq!(r, 0x10000);
     assert_eq!(w.read(r, 0x2000), expected(0x10000, 0x2000));
 }
@@ -958,12 +860,12 @@ fn alloccopy_consumes_a_guard_page_while_it_fails_with_8() {
 #[test]
 fn alloccopy_guard_page_after_a_failing_page_is_not_consumed() {
     let mut w = World::new();
-    app_buffer(&mut w, 0x2000);
+    w.app_buffer_with(0x2000, pattern);
     w.t.virtual_protect(0x10000, 0x1000, RO).unwrap();
     w.t.virtual_protect(0x11000, 0x1000, RW | Protection::GUARD)
         .unwrap();
     w.check();
-    driver(&mut w);
+    w.driver();
     let before = w.snapshot();
     // Pages are brought in in order: the read-only page fails a write touch first.
     assert_fails(
@@ -972,17 +874,17 @@ fn alloccopy_guard_page_after_a_failing_page_is_not_consumed() {
         &w,
     );
     assert_eq!(w.snapshot(), before);
-    assert_eq!(w.q4(w.app, 0x11000).1.bits(), 0x104);
+    assert_eq!(w.q4_in(w.app, 0x11000).1.bits(), 0x104);
 }
 
 #[test]
 fn alloccopy_no_room_fails_with_8_before_the_source_is_touched() {
     let mut w = World::new();
-    app_buffer(&mut w, 0x1000);
+    w.app_buffer_with(0x1000, pattern);
     w.t.virtual_protect(0x10000, 0x1000, RW | Protection::GUARD)
         .unwrap();
     w.check();
-    driver(&mut w);
+    w.driver();
     let before = w.snapshot();
     // udevice.exe has exactly 0x3FFF0000 free bytes (0x10000..0x40000000); one byte
     // more does not fit, so the reservation fails before any source page is touched
@@ -993,7 +895,7 @@ fn alloccopy_no_room_fails_with_8_before_the_source_is_touched() {
         &w,
     );
     assert_eq!(w.snapshot(), before);
-    assert_eq!(w.q4(w.app, 0x10000).1.bits(), 0x104);
+    assert_eq!(w.q4_in(w.app, 0x10000).1.bits(), 0x104);
     // Exactly 0x3FFF0000 fits; then the source is touched: the guard is consumed and
     // the call fails, releasing the huge reservation.
     assert_fails(
@@ -1001,10 +903,10 @@ fn alloccopy_no_room_fails_with_8_before_the_source_is_touched() {
         ErrorCode::NotEnoughMemory,
         &w,
     );
-    assert_eq!(w.q4(w.app, 0x10000).1, RW);
+    assert_eq!(w.q4_in(w.app, 0x10000).1, RW);
     assert_eq!(w.free_frames(), before.0);
     assert_eq!(
-        w.q4(w.drv, 0x10000),
+        w.q4_in(w.drv, 0x10000),
         (AllocType::FREE, Protection::NOACCESS, 0x3FFF_0000, 0),
         "udevice.exe's whole user area is free again"
     );
@@ -1013,26 +915,23 @@ fn alloccopy_no_room_fails_with_8_before_the_source_is_touched() {
 #[test]
 fn alloccopy_source_in_the_shared_heap_uses_the_kernel_tables() {
     let mut w = World::new();
-    kernel_ctx(&mut w);
+    w.nk();
     let s =
         w.t.ce_virtual_shared_alloc(0, 0x1000, AllocType::RESERVE | AllocType::COMMIT)
             .unwrap();
     assert_eq!(s, 0x7000_0000);
     w.t.write_bytes(0x7000_0010, b"shared").unwrap();
     w.check();
-    driver(&mut w);
+    w.driver();
     // app.exe has nothing at 0x70000000 of its own: the kernel's tables are used.
-    let r = alloc_copy(&mut w, 0x7000_0010, 6, RW).unwrap();
-    w.check();
+    let r = alias(&mut w, 0x7000_0010, 6, RW);
     assert_eq!(r, 0x10010);
     assert_eq!(w.read(r, 6), b"shared");
 }
 
 #[test]
 fn alloccopy_source_in_kernel_virtual_memory_uses_the_kernel_tables() {
-    let mut w = World::new();
-    app_buffer(&mut w, 0x1000);
-    driver(&mut w);
+    let mut w = driver_with_buffer(0x1000);
     let app = h(w.app);
     let k =
         w.t.virtual_alloc_copy_ex(app, Handle::NULL, 0x10000, 0x1000, RW)
@@ -1062,8 +961,8 @@ fn ram_at_16_mib() -> World {
 fn alloccopy_physical_source_is_the_shifted_address() {
     let mut w = ram_at_16_mib();
     // app's buffer page is RAM frame 2: PA 0x1002000.
-    app_buffer(&mut w, 0x1000);
-    driver(&mut w);
+    w.app_buffer_with(0x1000, pattern);
+    w.driver();
     let drv = w.drv;
     assert_eq!(
         w.t.lock_pages_ex(h(w.app), 0x10000, 0x1000, LockFlags::QUERY_ONLY)
@@ -1074,29 +973,33 @@ fn alloccopy_physical_source_is_the_shifted_address() {
     let frames = w.free_frames();
     // p = 0x10020 -> full 0x1002000: po = 0, bo = 0x2000. Reserve 0x3000 bytes at
     // 0x10000; the alias page is at 0x12000, after two reserved pages.
-    let r = alloc_copy(&mut w, 0x10020, 0x1000, PHYS_RW).unwrap();
-    w.check();
+    let r = alias(&mut w, 0x10020, 0x1000, PHYS_RW);
     assert_eq!(r, 0x12000);
     assert_eq!(w.free_frames(), frames, "the frame was already in use");
     assert_eq!(
-        w.q4(drv, 0x10000),
+        w.q4_in(drv, 0x10000),
         (AllocType::RESERVE, Protection::NOACCESS, 0x2000, 0x10000)
     );
-    assert_eq!(w.q4(drv, 0x12000), (AllocType::COMMIT, RW, 0x1000, 0x10000));
-    assert_eq!(w.q4(drv, 0x13000).0, AllocType::FREE);
+    assert_eq!(
+        w.q4_in(drv, 0x12000),
+        (AllocType::COMMIT, RW, 0x1000, 0x10000)
+    );
+    assert_eq!(w.q4_in(drv, 0x13000).0, AllocType::FREE);
     assert_eq!(w.read(r, 0x1000), expected(0x10000, 0x1000));
     assert_eq!(
         w.t.lock_pages(r, 0x1000, LockFlags::QUERY_ONLY).unwrap(),
         vec![0x100_2000]
     );
     // p = 0x10023 -> full 0x1002300: po = 0x300, bo = 0x2300; B = 0x20000.
-    let r2 = alloc_copy(&mut w, 0x10023, 0x10, PHYS_RW).unwrap();
-    w.check();
+    let r2 = alias(&mut w, 0x10023, 0x10, PHYS_RW);
     assert_eq!(r2, 0x22300);
     assert_eq!(r2 & 0xFFFF, (0x10023u32 << 8) & 0xFFFF);
     assert_eq!(w.read(r2, 0x10), expected(0x10300, 0x10));
-    assert_eq!(w.q4(drv, 0x21000).0, AllocType::RESERVE);
-    assert_eq!(w.q4(drv, 0x22000), (AllocType::COMMIT, RW, 0x1000, 0x20000));
+    assert_eq!(w.q4_in(drv, 0x21000).0, AllocType::RESERVE);
+    assert_eq!(
+        w.q4_in(drv, 0x22000),
+        (AllocType::COMMIT, RW, 0x1000, 0x20000)
+    );
     // Writes through a physical alias reach the process.
     w.t.write_u8(r2, 0xAB).unwrap();
     w.user(w.app);
@@ -1107,11 +1010,10 @@ fn alloccopy_physical_source_is_the_shifted_address() {
 #[test]
 fn alloccopy_physical_alias_of_a_free_frame_takes_it_out_of_the_pool() {
     let mut w = ram_at_16_mib();
-    driver(&mut w);
+    w.driver();
     let start = w.free_frames();
     // PA 0x1005000 is free RAM frame 5.
-    let r = alloc_copy(&mut w, 0x10050, 0x1000, PHYS_RW).unwrap();
-    w.check();
+    let r = alias(&mut w, 0x10050, 0x1000, PHYS_RW);
     assert_eq!(r, 0x15000);
     assert_eq!(w.free_frames(), start - 1);
     w.t.write_u32(r, 0xCAFE_F00D).unwrap();
@@ -1120,7 +1022,7 @@ fn alloccopy_physical_alias_of_a_free_frame_takes_it_out_of_the_pool() {
     let b = w.t.virtual_alloc(0, 0x8000, AllocType::COMMIT, RW).unwrap();
     w.check();
     assert_eq!(w.free_frames(), start - 9);
-    driver(&mut w);
+    w.driver();
     let pfns =
         w.t.lock_pages_ex(h(w.app), b, 0x8000, LockFlags::QUERY_ONLY)
             .unwrap();
@@ -1136,7 +1038,7 @@ fn alloccopy_physical_alias_of_a_free_frame_takes_it_out_of_the_pool() {
 #[test]
 fn alloccopy_physical_source_outside_ram_and_devices_fails_with_8() {
     let mut w = World::new();
-    driver(&mut w);
+    w.driver();
     let before = w.snapshot();
     for (p, n) in [
         (0x5_0000, 0x1000),         // PA 0x5000000: past the 64 MiB of RAM
@@ -1152,8 +1054,7 @@ fn alloccopy_physical_source_outside_ram_and_devices_fails_with_8() {
         assert_eq!(w.snapshot(), before);
     }
     // Exactly the last RAM page works.
-    let r = alloc_copy(&mut w, 0x3_FFF0, 0x1000, PHYS_RW).unwrap();
-    w.check();
+    let r = alias(&mut w, 0x3_FFF0, 0x1000, PHYS_RW);
     assert_eq!(r, 0x1F000);
 }
 
@@ -1161,14 +1062,16 @@ fn alloccopy_physical_source_outside_ram_and_devices_fails_with_8() {
 fn alloccopy_physical_source_in_a_registered_device() {
     let mut w = World::new();
     w.kernel.add_device("fb", 0xFE00_0000, 0x3000).unwrap();
-    driver(&mut w);
+    w.driver();
     let start = w.free_frames();
     let drv = w.drv;
-    let r = alloc_copy(&mut w, 0xFE_0000, 0x3000, PHYS_RW).unwrap();
-    w.check();
+    let r = alias(&mut w, 0xFE_0000, 0x3000, PHYS_RW);
     assert_eq!(r, 0x10000);
     assert_eq!(w.free_frames(), start, "device frames are never counted");
-    assert_eq!(w.q4(drv, 0x10000), (AllocType::COMMIT, RW, 0x3000, 0x10000));
+    assert_eq!(
+        w.q4_in(drv, 0x10000),
+        (AllocType::COMMIT, RW, 0x3000, 0x10000)
+    );
     assert_eq!(
         w.t.lock_pages(0x11000, 0x1000, LockFlags::QUERY_ONLY)
             .unwrap(),
@@ -1176,8 +1079,7 @@ fn alloccopy_physical_source_in_a_registered_device() {
     );
     w.t.write_bytes(0x11000, b"pixels").unwrap();
     // A second alias of device page 1: p = 0xFE0010 -> full 0xFE001000, bo = 0x1000.
-    let r2 = alloc_copy(&mut w, 0xFE_0010, 6, PHYS_RW).unwrap();
-    w.check();
+    let r2 = alias(&mut w, 0xFE_0010, 6, PHYS_RW);
     assert_eq!(r2, 0x21000);
     assert_eq!(w.read(r2, 6), b"pixels");
     let render = w.kernel.render_maps(w.drv);
@@ -1201,28 +1103,29 @@ fn alloccopy_physical_source_in_a_registered_device() {
 fn alloccopy_kernel_static_source_maps_0x80000000_plus_pa() {
     let mut w = World::new();
     // app's three buffer pages are frames 2, 3, 4: PA 0x2000..0x4FFF.
-    app_buffer(&mut w, 0x3000);
-    driver(&mut w);
+    w.app_buffer_with(0x3000, pattern);
+    w.driver();
     let frames = w.free_frames();
     // p = 0x80002010: PA 0x2010, po = 0x10, bo = 0x2010; B = 0x10000.
-    let r = alloc_copy(&mut w, 0x8000_2010, 0x20, RW).unwrap();
-    w.check();
+    let r = alias(&mut w, 0x8000_2010, 0x20, RW);
     assert_eq!(r, 0x12010);
     assert_eq!(w.free_frames(), frames);
     assert_eq!(w.read(r, 0x20), expected(0x10010, 0x20));
     let drv = w.drv;
     assert_eq!(
-        w.q4(drv, 0x10000),
+        w.q4_in(drv, 0x10000),
         (AllocType::RESERVE, Protection::NOACCESS, 0x2000, 0x10000)
     );
-    assert_eq!(w.q4(drv, 0x12000), (AllocType::COMMIT, RW, 0x1000, 0x10000));
+    assert_eq!(
+        w.q4_in(drv, 0x12000),
+        (AllocType::COMMIT, RW, 0x1000, 0x10000)
+    );
     // Static sources are not touched: a read/write alias of a read-only page works.
     w.user(w.app);
     w.t.virtual_protect(0x11000, 0x1000, RO).unwrap();
     w.check();
-    driver(&mut w);
-    let r2 = alloc_copy(&mut w, 0x8000_3000, 0x1000, RW).unwrap();
-    w.check();
+    w.driver();
+    let r2 = alias(&mut w, 0x8000_3000, 0x1000, RW);
     assert_eq!(r2, 0x23000);
     w.t.write_u8(r2, 0x99).unwrap();
     w.user(w.app);
@@ -1233,10 +1136,9 @@ fn alloccopy_kernel_static_source_maps_0x80000000_plus_pa() {
 #[test]
 fn alloccopy_kernel_static_alias_of_a_free_frame_takes_it_out_of_the_pool() {
     let mut w = World::new();
-    driver(&mut w);
+    w.driver();
     let start = w.free_frames();
-    let r = alloc_copy(&mut w, 0x8010_0000, 0x2000, RO).unwrap();
-    w.check();
+    let r = alias(&mut w, 0x8010_0000, 0x2000, RO);
     assert_eq!(r, 0x10000);
     assert_eq!(w.free_frames(), start - 2);
     w.release(w.drv, 0x10000);
@@ -1245,9 +1147,7 @@ fn alloccopy_kernel_static_alias_of_a_free_frame_takes_it_out_of_the_pool() {
 
 #[test]
 fn alloccopy_kernel_static_source_past_the_end_of_ram_fails_with_8() {
-    let mut w = World::new();
-    app_buffer(&mut w, 0x1000);
-    driver(&mut w);
+    let mut w = driver_with_buffer(0x1000);
     // Commit the first page of kernel VM (0x84000000, right after the static
     // mapping of 64 MiB) by aliasing app's page there.
     let app = h(w.app);
@@ -1267,8 +1167,7 @@ fn alloccopy_kernel_static_source_past_the_end_of_ram_fails_with_8() {
     );
     assert_eq!(w.snapshot(), before);
     // The last static page alone is fine.
-    let r = alloc_copy(&mut w, 0x83FF_F000, 0x1000, RO).unwrap();
-    w.check();
+    let r = alias(&mut w, 0x83FF_F000, 0x1000, RO);
     assert_eq!(r, 0x1F000);
 }
 
@@ -1278,10 +1177,9 @@ fn alloccopy_kernel_static_source_past_the_end_of_ram_fails_with_8() {
 fn alloccopy_alias_survives_the_release_of_the_source() {
     let mut w = World::new();
     let start = w.free_frames();
-    app_buffer(&mut w, 0x2000);
-    driver(&mut w);
-    let r = alloc_copy(&mut w, 0x10000, 0x2000, RW).unwrap();
-    w.check();
+    w.app_buffer_with(0x2000, pattern);
+    w.driver();
+    let r = alias(&mut w, 0x10000, 0x2000, RW);
     assert_eq!(w.free_frames(), start - 2);
     w.user(w.app);
     w.t.virtual_free(0x10000, 0, AllocType::RELEASE).unwrap();
@@ -1291,7 +1189,7 @@ fn alloccopy_alias_survives_the_release_of_the_source() {
         start - 2,
         "the alias still holds both frames"
     );
-    driver(&mut w);
+    w.driver();
     assert_eq!(w.read(r, 0x2000), expected(0x10000, 0x2000));
     w.t.write_u8(r, 1).unwrap();
     w.release(w.drv, r);
@@ -1302,14 +1200,13 @@ fn alloccopy_alias_survives_the_release_of_the_source() {
 fn alloccopy_alias_survives_the_termination_of_the_source_process() {
     let mut w = World::new();
     let start = w.free_frames();
-    app_buffer(&mut w, 0x3000);
+    w.app_buffer_with(0x3000, pattern);
     assert_eq!(w.free_frames(), start - 3);
-    driver(&mut w);
+    w.driver();
     // Two pages: 0x10000 and 0x11000.
-    let r = alloc_copy(&mut w, 0x10800, 0x1000, RW).unwrap();
-    w.check();
+    let r = alias(&mut w, 0x10800, 0x1000, RW);
     assert_eq!(r, 0x10800);
-    kernel_ctx(&mut w);
+    w.nk();
     w.t.terminate_process(h(w.app), 0).unwrap();
     w.check();
     // app's kernel-data page and its third buffer page go back; the two aliased
@@ -1325,8 +1222,8 @@ fn alloccopy_alias_survives_the_termination_of_the_source_process() {
 fn alloccopy_frames_are_counted_once_per_mapping() {
     let mut w = World::new();
     let start = w.free_frames();
-    app_buffer(&mut w, 0x4000);
-    driver(&mut w);
+    w.app_buffer_with(0x4000, pattern);
+    w.driver();
     let a = alloc_copy(&mut w, 0x10000, 0x4000, RW).unwrap();
     let b = alloc_copy(&mut w, 0x11000, 0x2000, RO).unwrap();
     let app = h(w.app);
@@ -1340,7 +1237,7 @@ fn alloccopy_frames_are_counted_once_per_mapping() {
     w.user(w.app);
     w.t.virtual_free(0x10000, 0, AllocType::RELEASE).unwrap();
     w.check();
-    driver(&mut w);
+    w.driver();
     w.release(w.drv, 0x10000);
     assert_eq!(w.free_frames(), start - 2);
     let k = w.kernel.kernel_pid();
@@ -1355,15 +1252,14 @@ fn alloccopy_frames_are_counted_once_per_mapping() {
 fn alloccopy_decommitting_an_alias_page_drops_only_its_reference() {
     let mut w = World::new();
     let start = w.free_frames();
-    app_buffer(&mut w, 0x2000);
-    driver(&mut w);
-    let r = alloc_copy(&mut w, 0x10000, 0x2000, RW).unwrap();
-    w.check();
+    w.app_buffer_with(0x2000, pattern);
+    w.driver();
+    let r = alias(&mut w, 0x10000, 0x2000, RW);
     let drv = h(w.drv);
     w.t.virtual_free_ex(drv, r + 0x1000, 0x1000, AllocType::DECOMMIT)
         .unwrap();
     w.check();
-    assert_eq!(w.q4(w.drv, 0x11000).0, AllocType::RESERVE);
+    assert_eq!(w.q4_in(w.drv, 0x11000).0, AllocType::RESERVE);
     assert_eq!(w.free_frames(), start - 2, "app still maps the frame");
     w.user(w.app);
     assert_eq!(w.read(0x11000, 0x1000), expected(0x11000, 0x1000));
@@ -1373,9 +1269,7 @@ fn alloccopy_decommitting_an_alias_page_drops_only_its_reference() {
 
 #[test]
 fn alloccopy_hostile_inputs_fail_cleanly() {
-    let mut w = World::new();
-    app_buffer(&mut w, 0x1000);
-    driver(&mut w);
+    let mut w = driver_with_buffer(0x1000);
     let before = w.snapshot();
     let (app, drv) = (h(w.app), h(w.drv));
     let cases: [(Handle, u32, u32, Protection, ErrorCode); 14] = [
@@ -1435,8 +1329,7 @@ fn alloccopy_hostile_inputs_fail_cleanly() {
         assert_eq!(w.snapshot(), before, "0x{p:08X}+0x{n:X}");
     }
     // 0x80000000 itself is the static mapping of PA 0: app's kernel-data frame.
-    let r = alloc_copy(&mut w, 0x8000_0000, 0x1000, RO).unwrap();
-    w.check();
+    let r = alias(&mut w, 0x8000_0000, 0x1000, RO);
     assert_eq!(r, 0x10000);
     assert_eq!(
         w.t.lock_pages(r, 1, LockFlags::QUERY_ONLY).unwrap(),
@@ -1448,9 +1341,7 @@ fn alloccopy_hostile_inputs_fail_cleanly() {
 
 #[test]
 fn alloccopy_failure_keeps_the_last_error_and_success_does_not_touch_it() {
-    let mut w = World::new();
-    app_buffer(&mut w, 0x1000);
-    driver(&mut w);
+    let mut w = driver_with_buffer(0x1000);
     w.t.set_last_error(1234);
     alloc_copy(&mut w, 0x10000, 0x1000, RW).unwrap();
     assert_eq!(w.t.last_error(), 1234);

@@ -2,64 +2,12 @@
 
 mod common;
 
-use cevm::consts::STATUS_ACCESS_VIOLATION;
-use cevm::{
-    AllocType, ErrorCode, Exception, Handle, LockFlags, MemoryInfo, ProcessAccess, Protection,
+use cevm::{AllocType, ErrorCode, Handle, ProcessAccess, Protection};
+use common::{
+    COMMIT, NA, RESERVE, RO, RW, World, assert_av, assert_fails, committed, phys_of, q, reserved,
 };
-use common::{World, assert_fails};
 
-const RESERVE: AllocType = AllocType::RESERVE;
-const COMMIT: AllocType = AllocType::COMMIT;
-const RW: Protection = Protection::READWRITE;
-const RO: Protection = Protection::READONLY;
-const NA: Protection = Protection::NOACCESS;
 const PHYS: Protection = Protection::PHYSICAL;
-
-fn q(w: &mut World, a: u32) -> MemoryInfo {
-    let m = w.t.virtual_query(a, 28).expect("query");
-    w.check();
-    m
-}
-
-fn info(
-    base: u32,
-    alloc_base: u32,
-    size: u32,
-    state: AllocType,
-    protect: Protection,
-) -> MemoryInfo {
-    MemoryInfo {
-        base_address: base,
-        allocation_base: alloc_base,
-        allocation_protect: Protection::NOACCESS,
-        region_size: size,
-        state,
-        protect,
-        kind: AllocType::PRIVATE,
-    }
-}
-
-fn reserved(base: u32, alloc_base: u32, size: u32) -> MemoryInfo {
-    info(base, alloc_base, size, RESERVE, NA)
-}
-
-fn committed(base: u32, alloc_base: u32, size: u32, prot: Protection) -> MemoryInfo {
-    info(base, alloc_base, size, COMMIT, prot)
-}
-
-#[track_caller]
-fn assert_av<T: std::fmt::Debug>(r: Result<T, Exception>, address: u32, write: bool, w: &World) {
-    let e = r.expect_err("expected an access violation");
-    assert_eq!(
-        e,
-        Exception {
-            code: STATUS_ACCESS_VIOLATION,
-            address,
-            write
-        }
-    );
-    w.check();
-}
 
 /// Kernel mode in app: `src` = 0x10000, two committed read/write pages with markers;
 /// `dst` = 0x20000, a 0x2000-byte reservation.
@@ -73,13 +21,6 @@ fn setup() -> (World, u32, u32) {
     w.t.write_u32(src + 0x1010, 0x0BAD_BEEF).unwrap();
     w.check();
     (w, src, dst)
-}
-
-/// The physical address of the page holding `a` in the active process.
-fn phys_of(w: &mut World, a: u32) -> u64 {
-    let pa = w.t.lock_pages(a, 1, LockFlags::QUERY_ONLY).unwrap()[0];
-    w.check();
-    pa
 }
 
 #[track_caller]
@@ -195,7 +136,7 @@ fn virtual_copy_ex_maps_another_processs_pages() {
     assert_eq!(w.t.read_u32(d + 0x1010).unwrap(), 0x0BAD_BEEF);
     w.t.write_u32(d + 0x10, 7).unwrap();
     // Named from a third context: NK in kernel mode.
-    w.kmode(w.kernel.kernel_pid());
+    w.nk();
     let d2 =
         w.t.virtual_alloc_ex(w.drv.into(), 0, 0x1000, RESERVE, NA)
             .unwrap();
@@ -211,7 +152,7 @@ fn virtual_copy_ex_maps_another_processs_pages() {
 #[test]
 fn a_null_source_handle_means_the_destination_process() {
     let (mut w, _, _) = setup();
-    w.kmode(w.kernel.kernel_pid());
+    w.nk();
     let drv = Handle::from(w.drv);
     let s = w.t.virtual_alloc_ex(drv, 0, 0x1000, COMMIT, RW).unwrap();
     let d = w.t.virtual_alloc_ex(drv, 0, 0x1000, RESERVE, NA).unwrap();
@@ -286,17 +227,8 @@ fn virtual_copy_in_user_mode_fails_with_50_and_changes_nothing() {
 #[test]
 fn destination_handle_checks_go_6_then_50_then_5() {
     let (mut w, src, dst) = setup();
-    let weak =
-        w.t.open_process(
-            ProcessAccess::VM_READ | ProcessAccess::VM_WRITE,
-            false,
-            w.app,
-        )
-        .unwrap();
-    let closed =
-        w.t.open_process(ProcessAccess::ALL_ACCESS, false, w.app)
-            .unwrap();
-    w.t.close_handle(closed).unwrap();
+    let weak = w.open(ProcessAccess::VM_READ | ProcessAccess::VM_WRITE, w.app);
+    let closed = w.closed_handle(w.app);
     let app = Handle::from(w.app);
     w.user(w.app);
     // User mode: an invalid handle is 6, a weak one 50 (not 5).
@@ -344,13 +276,8 @@ fn destination_handle_checks_go_6_then_50_then_5() {
 #[test]
 fn source_handle_checks_come_after_the_destinations_and_before_the_arguments() {
     let (mut w, src, dst) = setup();
-    let weak =
-        w.t.open_process(ProcessAccess::VM_READ, false, w.app)
-            .unwrap();
-    let closed =
-        w.t.open_process(ProcessAccess::ALL_ACCESS, false, w.app)
-            .unwrap();
-    w.t.close_handle(closed).unwrap();
+    let weak = w.open(ProcessAccess::VM_READ, w.app);
+    let closed = w.closed_handle(w.app);
     let app = Handle::from(w.app);
     for (d, s, n, prot) in [
         (dst, src, 0x1000, RW),
@@ -373,9 +300,7 @@ fn source_handle_checks_come_after_the_destinations_and_before_the_arguments() {
         );
     }
     assert_dst_untouched(&mut w, dst, 0x2000);
-    let ok =
-        w.t.open_process(ProcessAccess::VM_OPERATION, false, w.app)
-            .unwrap();
+    let ok = w.open(ProcessAccess::VM_OPERATION, w.app);
     w.t.virtual_copy_ex(Handle::CURRENT_PROCESS, dst, ok, src, 0x1000, RW)
         .unwrap();
     w.check();
@@ -385,11 +310,7 @@ fn source_handle_checks_come_after_the_destinations_and_before_the_arguments() {
 #[test]
 fn terminated_processes_fail_with_6_on_either_side() {
     let (mut w, src, dst) = setup();
-    let h =
-        w.t.open_process(ProcessAccess::ALL_ACCESS, false, w.drv)
-            .unwrap();
-    w.t.terminate_process(w.drv.into(), 0).unwrap();
-    w.check();
+    let h = w.terminate_with_handle(w.drv);
     let app = Handle::from(w.app);
     let drv = Handle::from(w.drv);
     assert_fails(

@@ -2,68 +2,11 @@
 
 mod common;
 
-use cevm::consts::STATUS_ACCESS_VIOLATION;
-use cevm::{
-    AllocType, ErrorCode, Exception, Handle, LockFlags, MemoryInfo, ProcessAccess, Protection,
+use cevm::{AllocType, ErrorCode, Handle, LockFlags, ProcessAccess};
+use common::{
+    COMMIT, DECOMMIT, NA, RELEASE, RESERVE, RW, World, assert_av, assert_fails, committed,
+    free_info, q, reserved,
 };
-use common::{World, assert_fails};
-
-const RESERVE: AllocType = AllocType::RESERVE;
-const COMMIT: AllocType = AllocType::COMMIT;
-const RELEASE: AllocType = AllocType::RELEASE;
-const DECOMMIT: AllocType = AllocType::DECOMMIT;
-const RW: Protection = Protection::READWRITE;
-const NA: Protection = Protection::NOACCESS;
-
-fn q(w: &mut World, a: u32) -> MemoryInfo {
-    let m = w.t.virtual_query(a, 28).expect("query");
-    w.check();
-    m
-}
-
-fn info(
-    base: u32,
-    alloc_base: u32,
-    size: u32,
-    state: AllocType,
-    protect: Protection,
-) -> MemoryInfo {
-    MemoryInfo {
-        base_address: base,
-        allocation_base: alloc_base,
-        allocation_protect: Protection::NOACCESS,
-        region_size: size,
-        state,
-        protect,
-        kind: AllocType::PRIVATE,
-    }
-}
-
-fn free_info(base: u32, size: u32) -> MemoryInfo {
-    info(base, 0, size, AllocType::FREE, NA)
-}
-
-fn reserved(base: u32, alloc_base: u32, size: u32) -> MemoryInfo {
-    info(base, alloc_base, size, RESERVE, NA)
-}
-
-fn committed(base: u32, alloc_base: u32, size: u32) -> MemoryInfo {
-    info(base, alloc_base, size, COMMIT, RW)
-}
-
-#[track_caller]
-fn assert_av<T: std::fmt::Debug>(r: Result<T, Exception>, address: u32, write: bool, w: &World) {
-    let e = r.expect_err("expected an access violation");
-    assert_eq!(
-        e,
-        Exception {
-            code: STATUS_ACCESS_VIOLATION,
-            address,
-            write
-        }
-    );
-    w.check();
-}
 
 /// A user-mode app with a 0x5000-byte reservation at 0x10000 whose pages 1–3 are
 /// committed read/write and hold a marker each.
@@ -87,7 +30,7 @@ fn with_region() -> (World, u32) {
 #[track_caller]
 fn assert_region_intact(w: &mut World, b: u32) {
     assert_eq!(q(w, b), reserved(b, b, 0x1000));
-    assert_eq!(q(w, b + 0x1000), committed(b + 0x1000, b, 0x3000));
+    assert_eq!(q(w, b + 0x1000), committed(b + 0x1000, b, 0x3000, RW));
     assert_eq!(q(w, b + 0x4000), reserved(b + 0x4000, b, 0x1000));
     for i in 1..4 {
         assert_eq!(w.t.read_u32(b + i * 0x1000).unwrap(), 0xF00D_0000 + i);
@@ -187,7 +130,7 @@ fn decommit_returns_every_touched_page_to_reserved_and_drops_its_frame() {
     w.check();
     assert_eq!(w.free_frames(), frames + 2);
     assert_eq!(q(&mut w, b), reserved(b, b, 0x3000));
-    assert_eq!(q(&mut w, b + 0x3000), committed(b + 0x3000, b, 0x1000));
+    assert_eq!(q(&mut w, b + 0x3000), committed(b + 0x3000, b, 0x1000, RW));
     assert_eq!(w.t.read_u32(b + 0x3000).unwrap(), 0xF00D_0003);
     assert_av(w.t.read_u8(b + 0x1000), b + 0x1000, false, &w);
     assert_av(w.t.write_u8(b + 0x2FFF, 1), b + 0x2FFF, true, &w);
@@ -209,7 +152,7 @@ fn decommit_of_uncommitted_pages_is_fine() {
     w.check();
     assert_eq!(w.free_frames(), frames + 1);
     assert_eq!(q(&mut w, b), reserved(b, b, 0x1000));
-    assert_eq!(q(&mut w, b + 0x1000), committed(b + 0x1000, b, 0x2000));
+    assert_eq!(q(&mut w, b + 0x1000), committed(b + 0x1000, b, 0x2000, RW));
     assert_eq!(q(&mut w, b + 0x3000), reserved(b + 0x3000, b, 0x2000));
 }
 
@@ -221,11 +164,7 @@ fn decommit_past_the_requested_size_fails_in_both_modes() {
     w.t.write_u8(b + 99, 7).unwrap();
     let frames = w.free_frames();
     for kernel in [false, true] {
-        if kernel {
-            w.kmode(w.app);
-        } else {
-            w.user(w.app);
-        }
+        w.enter_app(kernel);
         assert_fails(
             w.t.virtual_free(b, 101, DECOMMIT),
             ErrorCode::InvalidParameter,
@@ -242,7 +181,7 @@ fn decommit_past_the_requested_size_fails_in_both_modes() {
             &w,
         );
         assert_eq!(w.free_frames(), frames);
-        assert_eq!(q(&mut w, b), committed(b, b, 0x1000));
+        assert_eq!(q(&mut w, b), committed(b, b, 0x1000, RW));
         assert_eq!(w.t.read_u8(b + 99).unwrap(), 7);
     }
     w.user(w.app);
@@ -268,8 +207,8 @@ fn decommit_across_two_reservations_fails_and_changes_nothing() {
         &w,
     );
     assert_eq!(w.free_frames(), frames);
-    assert_eq!(q(&mut w, a), committed(a, a, 0x10000));
-    assert_eq!(q(&mut w, b), committed(b, b, 0x10000));
+    assert_eq!(q(&mut w, a), committed(a, a, 0x10000, RW));
+    assert_eq!(q(&mut w, b), committed(b, b, 0x10000, RW));
     assert_eq!(w.t.read_u8(0x1FFFF).unwrap(), 1);
     assert_eq!(w.t.read_u8(0x20000).unwrap(), 2);
 }
@@ -326,11 +265,7 @@ fn the_first_block_and_the_dll_barrier_are_not_va_records() {
     // with are not, so no form of VirtualFree can release or decommit them.
     let mut w = World::new();
     for mode_user in [true, false] {
-        if mode_user {
-            w.user(w.app);
-        } else {
-            w.kmode(w.app);
-        }
+        w.enter_app(!mode_user);
         for (a, n, t) in [
             (0, 0, RELEASE),
             (0x4000_0000, 0, RELEASE),
@@ -352,7 +287,7 @@ fn the_first_block_and_the_dll_barrier_are_not_va_records() {
 #[test]
 fn user_mode_cannot_free_the_shared_heap_through_its_own_process() {
     let mut w = World::new();
-    w.kmode(w.kernel.kernel_pid());
+    w.nk();
     let s =
         w.t.ce_virtual_shared_alloc(0, 0x1000, RESERVE | COMMIT)
             .unwrap();
@@ -408,11 +343,7 @@ fn hostile_addresses_and_sizes_fail_with_87_and_change_nothing() {
     w.t.virtual_alloc(0, 0x1000, COMMIT, RW).unwrap();
     let frames = w.free_frames();
     for kernel in [false, true] {
-        if kernel {
-            w.kmode(w.app);
-        } else {
-            w.user(w.app);
-        }
+        w.enter_app(kernel);
         for a in [0xFFFF_F000, 0x4000_0000, 0x7000_0000, 0x8000_0000, 0x10000] {
             for n in [0, 0xFFFF_FFFF, 0x8000_0000, 0x7FFF_FFFF] {
                 for t in [RELEASE, DECOMMIT] {
@@ -427,7 +358,7 @@ fn hostile_addresses_and_sizes_fail_with_87_and_change_nothing() {
         }
     }
     assert_eq!(w.free_frames(), frames);
-    assert_eq!(q(&mut w, 0x10000), committed(0x10000, 0x10000, 0x1000));
+    assert_eq!(q(&mut w, 0x10000), committed(0x10000, 0x10000, 0x1000, RW));
     assert_eq!(
         q(&mut w, 0x4000_0000),
         reserved(0x4000_0000, 0x4000_0000, 0x10000)
@@ -444,11 +375,7 @@ fn a_reservation_with_locked_pages_is_not_released_or_decommitted() {
     w.check();
     let frames = w.free_frames();
     for kernel in [true, false] {
-        if kernel {
-            w.kmode(w.app);
-        } else {
-            w.user(w.app);
-        }
+        w.enter_app(kernel);
         assert_fails(
             w.t.virtual_free(b, 0, RELEASE),
             ErrorCode::InvalidParameter,
@@ -499,7 +426,7 @@ fn virtual_free_ex_frees_in_the_named_process() {
     assert_eq!(w.free_frames(), frames + 1);
     assert_eq!(
         q(&mut w, 0x10000),
-        committed(0x10000, 0x10000, 0x1000),
+        committed(0x10000, 0x10000, 0x1000, RW),
         "app untouched"
     );
     assert_eq!(
@@ -521,17 +448,8 @@ fn virtual_free_ex_handle_checks_come_before_the_arguments() {
     w.user(w.app);
     w.t.virtual_alloc_ex(w.drv.into(), 0, 0x1000, COMMIT, RW)
         .unwrap();
-    let weak =
-        w.t.open_process(
-            ProcessAccess::VM_READ | ProcessAccess::VM_WRITE,
-            false,
-            w.drv,
-        )
-        .unwrap();
-    let closed =
-        w.t.open_process(ProcessAccess::ALL_ACCESS, false, w.drv)
-            .unwrap();
-    w.t.close_handle(closed).unwrap();
+    let weak = w.open(ProcessAccess::VM_READ | ProcessAccess::VM_WRITE, w.drv);
+    let closed = w.closed_handle(w.drv);
     let frames = w.free_frames();
     for (a, n, t) in [
         (0x10000, 0, RELEASE),
@@ -565,9 +483,7 @@ fn virtual_free_ex_handle_checks_come_before_the_arguments() {
             .state,
         COMMIT
     );
-    let h =
-        w.t.open_process(ProcessAccess::VM_OPERATION, false, w.drv)
-            .unwrap();
+    let h = w.open(ProcessAccess::VM_OPERATION, w.drv);
     w.t.virtual_free_ex(h, 0x10000, 0, RELEASE).unwrap();
     w.check();
     assert_eq!(w.free_frames(), frames + 1);
@@ -578,11 +494,7 @@ fn virtual_free_on_a_terminated_process_fails_with_6() {
     let mut w = World::new();
     w.kmode(w.drv);
     w.t.virtual_alloc(0, 0x1000, COMMIT, RW).unwrap();
-    let h =
-        w.t.open_process(ProcessAccess::ALL_ACCESS, false, w.drv)
-            .unwrap();
-    w.t.terminate_process(w.drv.into(), 0).unwrap();
-    w.check();
+    let h = w.terminate_with_handle(w.drv);
     let frames = w.free_frames();
     assert_fails(
         w.t.virtual_free_ex(w.drv.into(), 0x10000, 0, RELEASE),

@@ -3,63 +3,10 @@
 
 mod common;
 
-use cevm::consts::STATUS_ACCESS_VIOLATION;
-use cevm::{
-    AllocType, ErrorCode, Exception, Handle, LockFlags, MemoryInfo, ProcessAccess, Protection, ce,
+use cevm::{AllocType, ErrorCode, Handle, LockFlags, ProcessAccess, Protection, ce};
+use common::{
+    COMMIT, NA, RESERVE, RO, RW, World, assert_av, assert_fails, committed, p, q, reserved,
 };
-use common::{World, assert_fails};
-
-const RESERVE: AllocType = AllocType::RESERVE;
-const COMMIT: AllocType = AllocType::COMMIT;
-const RW: Protection = Protection::READWRITE;
-const RO: Protection = Protection::READONLY;
-const NA: Protection = Protection::NOACCESS;
-
-fn p(bits: u32) -> Protection {
-    Protection::from_bits_retain(bits)
-}
-
-fn q(w: &mut World, a: u32) -> MemoryInfo {
-    let m = w.t.virtual_query(a, 28).expect("query");
-    w.check();
-    m
-}
-
-fn info(
-    base: u32,
-    alloc_base: u32,
-    size: u32,
-    state: AllocType,
-    protect: Protection,
-) -> MemoryInfo {
-    MemoryInfo {
-        base_address: base,
-        allocation_base: alloc_base,
-        allocation_protect: Protection::NOACCESS,
-        region_size: size,
-        state,
-        protect,
-        kind: AllocType::PRIVATE,
-    }
-}
-
-fn committed(base: u32, alloc_base: u32, size: u32, prot: Protection) -> MemoryInfo {
-    info(base, alloc_base, size, COMMIT, prot)
-}
-
-#[track_caller]
-fn assert_av<T: std::fmt::Debug>(r: Result<T, Exception>, address: u32, write: bool, w: &World) {
-    let e = r.expect_err("expected an access violation");
-    assert_eq!(
-        e,
-        Exception {
-            code: STATUS_ACCESS_VIOLATION,
-            address,
-            write
-        }
-    );
-    w.check();
-}
 
 /// A user-mode app with 4 committed read/write pages at 0x10000 (marker in each) in a
 /// 0x5000-byte reservation whose last page is only reserved.
@@ -79,7 +26,7 @@ fn with_pages() -> (World, u32) {
 #[track_caller]
 fn assert_pages_intact(w: &mut World, b: u32) {
     assert_eq!(q(w, b), committed(b, b, 0x4000, RW));
-    assert_eq!(q(w, b + 0x4000), info(b + 0x4000, b, 0x1000, RESERVE, NA));
+    assert_eq!(q(w, b + 0x4000), reserved(b + 0x4000, b, 0x1000));
     for i in 0..4 {
         assert_eq!(w.t.read_u32(b + i * 0x1000).unwrap(), 0xABC0 + i);
     }
@@ -257,13 +204,8 @@ fn the_null_old_pointer_check_comes_before_every_other_argument_check() {
 fn virtual_protect_ex_checks_the_handle_before_the_null_old_pointer() {
     let (mut w, b) = with_pages();
     let app = Handle::from(w.app);
-    let weak =
-        w.t.open_process(ProcessAccess::VM_READ, false, w.app)
-            .unwrap();
-    let closed =
-        w.t.open_process(ProcessAccess::ALL_ACCESS, false, w.app)
-            .unwrap();
-    w.t.close_handle(closed).unwrap();
+    let weak = w.open(ProcessAccess::VM_READ, w.app);
+    let closed = w.closed_handle(w.app);
     for (h, code) in [
         (Handle(0xDEAD), 6),
         (Handle::NULL, 6),
@@ -336,11 +278,7 @@ fn protect_past_the_requested_size_fails_in_both_modes() {
     w.user(w.app);
     let b = w.t.virtual_alloc(0, 100, COMMIT, RW).unwrap();
     for kernel in [false, true] {
-        if kernel {
-            w.kmode(w.app);
-        } else {
-            w.user(w.app);
-        }
+        w.enter_app(kernel);
         assert_fails(
             w.t.virtual_protect(b, 101, RO),
             ErrorCode::InvalidParameter,
@@ -458,11 +396,7 @@ fn a_locked_page_gives_sharing_violation_before_the_commit_check() {
         .unwrap();
     w.check();
     for kernel in [true, false] {
-        if kernel {
-            w.kmode(w.app);
-        } else {
-            w.user(w.app);
-        }
+        w.enter_app(kernel);
         assert_fails(
             w.t.virtual_protect(b + 0x3000, 1, RO),
             ErrorCode::SharingViolation,
@@ -555,11 +489,7 @@ fn hostile_addresses_and_sizes_fail_with_87() {
     let mut w = World::new();
     w.user(w.app);
     for kernel in [false, true] {
-        if kernel {
-            w.kmode(w.app);
-        } else {
-            w.user(w.app);
-        }
+        w.enter_app(kernel);
         for a in [0, 0xFFFF_F000, 0x4000_0000, 0x7000_0000, 0x8000_0000] {
             for n in [0, 0xFFFF_FFFF, 0x8000_0000, 0x7FFF_FFFF, 0x1000] {
                 assert_fails(
@@ -573,7 +503,7 @@ fn hostile_addresses_and_sizes_fail_with_87() {
     w.kmode(w.app);
     assert_eq!(
         q(&mut w, 0x4000_0000),
-        info(0x4000_0000, 0x4000_0000, 0x10000, RESERVE, NA)
+        reserved(0x4000_0000, 0x4000_0000, 0x10000)
     );
 }
 
@@ -610,13 +540,8 @@ fn virtual_protect_ex_acts_on_the_named_process() {
 #[test]
 fn virtual_protect_ex_handle_checks_come_before_the_arguments() {
     let (mut w, b) = with_pages();
-    let weak =
-        w.t.open_process(ProcessAccess::QUERY_INFORMATION, false, w.app)
-            .unwrap();
-    let closed =
-        w.t.open_process(ProcessAccess::ALL_ACCESS, false, w.app)
-            .unwrap();
-    w.t.close_handle(closed).unwrap();
+    let weak = w.open(ProcessAccess::QUERY_INFORMATION, w.app);
+    let closed = w.closed_handle(w.app);
     for (a, n, prot) in [(b, 0x1000, RO), (0xFFFF_F000, 0, Protection::empty())] {
         assert_fails(
             w.t.virtual_protect_ex(Handle(0xDEAD), a, n, prot),
@@ -642,11 +567,7 @@ fn virtual_protect_on_a_terminated_process_fails_with_6() {
     let mut w = World::new();
     w.kmode(w.drv);
     w.t.virtual_alloc(0, 0x1000, COMMIT, RW).unwrap();
-    let h =
-        w.t.open_process(ProcessAccess::ALL_ACCESS, false, w.drv)
-            .unwrap();
-    w.t.terminate_process(w.drv.into(), 0).unwrap();
-    w.check();
+    let h = w.terminate_with_handle(w.drv);
     assert_fails(
         w.t.virtual_protect_ex(w.drv.into(), 0x10000, 0x1000, RO),
         ErrorCode::InvalidHandle,

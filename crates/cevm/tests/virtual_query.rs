@@ -3,53 +3,7 @@
 mod common;
 
 use cevm::{AllocType, Config, ErrorCode, Handle, MemoryInfo, ProcessAccess, Protection};
-use common::{World, assert_fails};
-
-const RESERVE: AllocType = AllocType::RESERVE;
-const COMMIT: AllocType = AllocType::COMMIT;
-const RW: Protection = Protection::READWRITE;
-const NA: Protection = Protection::NOACCESS;
-
-fn p(bits: u32) -> Protection {
-    Protection::from_bits_retain(bits)
-}
-
-fn q(w: &mut World, a: u32) -> MemoryInfo {
-    let m = w.t.virtual_query(a, 28).expect("query");
-    w.check();
-    m
-}
-
-fn info(
-    base: u32,
-    alloc_base: u32,
-    size: u32,
-    state: AllocType,
-    protect: Protection,
-    kind: AllocType,
-) -> MemoryInfo {
-    MemoryInfo {
-        base_address: base,
-        allocation_base: alloc_base,
-        allocation_protect: Protection::NOACCESS,
-        region_size: size,
-        state,
-        protect,
-        kind,
-    }
-}
-
-fn free_info(base: u32, size: u32) -> MemoryInfo {
-    info(base, 0, size, AllocType::FREE, NA, AllocType::PRIVATE)
-}
-
-fn reserved(base: u32, alloc_base: u32, size: u32) -> MemoryInfo {
-    info(base, alloc_base, size, RESERVE, NA, AllocType::PRIVATE)
-}
-
-fn committed(base: u32, alloc_base: u32, size: u32, prot: Protection) -> MemoryInfo {
-    info(base, alloc_base, size, COMMIT, prot, AllocType::PRIVATE)
-}
+use common::{COMMIT, NA, RESERVE, RW, World, assert_fails, committed, free_info, p, q, reserved};
 
 // ---------------------------------------------------------------- step 1: buffer length
 
@@ -82,11 +36,7 @@ fn a_buffer_shorter_than_28_bytes_fails_with_bad_length() {
 fn addresses_in_the_first_64k_cannot_be_queried_in_either_mode() {
     let mut w = World::new();
     for kernel in [false, true] {
-        if kernel {
-            w.kmode(w.app);
-        } else {
-            w.user(w.app);
-        }
+        w.enter_app(kernel);
         for a in [0, 0x5000, 0x5FFF, 0xF000, 0xFFFF] {
             assert_fails(w.t.virtual_query(a, 28), ErrorCode::InvalidParameter, &w);
         }
@@ -182,7 +132,7 @@ fn a_free_run_stops_at_the_end_of_its_layout_area() {
 #[test]
 fn a_free_run_in_kernel_memory_stops_at_a_kernel_reservation() {
     let mut w = World::new();
-    w.kmode(w.kernel.kernel_pid());
+    w.nk();
     assert_eq!(
         w.t.virtual_alloc(0x9000_0000, 0x1000, RESERVE, NA).unwrap(),
         0x9000_0000
@@ -295,7 +245,10 @@ fn reserved_pages_of_image_and_auto_commit_reservations() {
     w.check();
     assert_eq!(
         q(&mut w, i),
-        info(i, i, 0x2000, RESERVE, NA, AllocType::IMAGE)
+        MemoryInfo {
+            kind: AllocType::IMAGE,
+            ..reserved(i, i, 0x2000)
+        }
     );
     assert_eq!(q(&mut w, a), reserved(a, a, 0x2000));
     w.t.virtual_alloc(i, 0x1000, COMMIT, Protection::EXECUTE)
@@ -304,7 +257,10 @@ fn reserved_pages_of_image_and_auto_commit_reservations() {
     assert_eq!(q(&mut w, i), committed(i, i, 0x1000, p(0x20)));
     assert_eq!(
         q(&mut w, i + 0x1000),
-        info(i + 0x1000, i, 0x1000, RESERVE, NA, AllocType::IMAGE)
+        MemoryInfo {
+            kind: AllocType::IMAGE,
+            ..reserved(i + 0x1000, i, 0x1000)
+        }
     );
 }
 
@@ -349,7 +305,7 @@ fn a_small_ram_moves_the_static_end_and_the_kernel_vm_start() {
         ram_bytes: 5 << 20,
         ..Config::default()
     });
-    w.kmode(w.kernel.kernel_pid());
+    w.nk();
     assert_eq!(
         q(&mut w, 0x804F_F000),
         committed(0x804F_F000, 0x804F_0000, 0x1000, RW)
@@ -363,7 +319,7 @@ fn a_small_ram_moves_the_static_end_and_the_kernel_vm_start() {
 #[test]
 fn shared_heap_pages_are_seen_through_every_process() {
     let mut w = World::new();
-    w.kmode(w.kernel.kernel_pid());
+    w.nk();
     let s =
         w.t.ce_virtual_shared_alloc(0, 0x2000, RESERVE | COMMIT)
             .unwrap();
@@ -388,9 +344,7 @@ fn virtual_query_ex_needs_only_a_valid_handle() {
     w.t.virtual_alloc_ex(w.drv.into(), 0, 0x1000, COMMIT, RW)
         .unwrap();
     w.check();
-    let none =
-        w.t.open_process(ProcessAccess::empty(), false, w.drv)
-            .unwrap();
+    let none = w.open(ProcessAccess::empty(), w.drv);
     assert_eq!(
         w.t.virtual_query_ex(none, 0x10000, 28).unwrap(),
         committed(0x10000, 0x10000, 0x1000, RW)
@@ -408,15 +362,8 @@ fn virtual_query_ex_needs_only_a_valid_handle() {
 fn virtual_query_ex_with_a_dead_handle_fails_with_6_before_the_arguments() {
     let mut w = World::new();
     w.kmode(w.app);
-    let closed =
-        w.t.open_process(ProcessAccess::ALL_ACCESS, false, w.drv)
-            .unwrap();
-    w.t.close_handle(closed).unwrap();
-    let later =
-        w.t.open_process(ProcessAccess::ALL_ACCESS, false, w.drv)
-            .unwrap();
-    w.t.terminate_process(w.drv.into(), 0).unwrap();
-    w.check();
+    let closed = w.closed_handle(w.drv);
+    let later = w.terminate_with_handle(w.drv);
     for h in [
         Handle(0xDEAD),
         Handle::NULL,
@@ -451,7 +398,7 @@ fn virtual_query_in_a_terminated_active_process_fails_with_6() {
 #[test]
 fn queries_above_0x70000000_read_the_kernel_tables_whichever_process_is_named() {
     let mut w = World::new();
-    w.kmode(w.kernel.kernel_pid());
+    w.nk();
     w.t.virtual_alloc(0x9000_0000, 0x3000, RESERVE, NA).unwrap();
     w.t.virtual_alloc(0x9000_1000, 0x1000, COMMIT, RW).unwrap();
     w.check();
