@@ -42,6 +42,11 @@ pub fn virtual_protect_ex(
 
 /// `VirtualProtect(a, n, new, lpflOldProtect)` on the active process.
 pub fn virtual_protect(t: &mut Thread, a: u32, n: u32, new: u32, old: Option<&mut u32>) -> bool {
+    // The active process is resolved first, as for every call on it.
+    if let Err(e) = t.resolve(Handle::CURRENT_PROCESS, ProcessAccess::empty(), None) {
+        t.set_last_error(e.win32());
+        return false;
+    }
     let Some(old) = old else {
         return null_out(t, "lpflOldProtect");
     };

@@ -595,3 +595,39 @@ fn virtual_protect_on_a_terminated_process_fails_with_6() {
     assert_eq!(w.t.last_error(), 6);
     w.check();
 }
+
+#[test]
+fn user_mode_protect_is_held_to_the_user_pointer_rule() {
+    let mut w = World::new();
+    w.nk();
+    let kv =
+        w.t.virtual_alloc(0, 0x1000, AllocType::COMMIT, Protection::READWRITE)
+            .unwrap();
+    w.user(w.app);
+    assert_fails(
+        w.t.virtual_protect(kv, 0x1000, Protection::NOACCESS),
+        ErrorCode::InvalidParameter,
+        &w,
+    );
+    // Through a handle too: the rule is about the caller's mode, not the process.
+    let nk = Handle::from(w.kernel.kernel_pid());
+    assert_fails(
+        w.t.virtual_protect_ex(nk, kv, 0x1000, Protection::NOACCESS),
+        ErrorCode::InvalidParameter,
+        &w,
+    );
+    w.nk();
+    assert_eq!(
+        w.t.virtual_query(kv, 28).unwrap().protect,
+        Protection::READWRITE
+    );
+}
+
+#[test]
+fn a_null_old_pointer_is_reported_after_the_active_process_is_resolved() {
+    let mut w = World::new();
+    w.user(w.app);
+    w.t.terminate_process(Handle::CURRENT_PROCESS, 0).unwrap();
+    assert!(!ce::virtual_protect(&mut w.t, 0x10000, 0x1000, 4, None));
+    assert_eq!(w.t.last_error(), ErrorCode::InvalidHandle.code());
+}

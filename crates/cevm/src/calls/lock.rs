@@ -102,7 +102,10 @@ impl Thread {
         // 3. Bring every page in, all or nothing.
         let owner = k.table_owner(proc, a);
         let mut spaces = k.lock_for(proc, a, n);
-        if !owner.is_alive() {
+        // The lock record is tagged with `proc`, so `proc` itself must still be alive
+        // under the lock (termination drops its records from the kernel's space after
+        // marking it dead), not just the space holding the pages.
+        if !owner.is_alive() || !proc.is_alive() {
             return Err(Error::bad_handle("the process has been terminated"));
         }
         let kind = if flags.contains(LockFlags::WRITE) {
@@ -145,6 +148,9 @@ impl Thread {
         // 6. Exactly one existing record.
         let (first, pages) = page_span(a, n);
         let mut spaces = k.lock_for(proc, a, n);
+        if !proc.is_alive() {
+            return Err(Error::bad_handle("the process has been terminated"));
+        }
         let mut found = Vec::with_capacity(2);
         for (start, count) in lock_parts(first, pages) {
             let holder = k.table_owner(proc, start).pid();

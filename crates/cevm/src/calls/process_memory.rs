@@ -16,8 +16,28 @@ impl Thread {
     pub fn read_process_memory(&mut self, h: Handle, a: u32, n: u32) -> Result<Vec<u8>> {
         let r = self.resolve(h, ProcessAccess::VM_READ, None).and_then(|p| {
             self.check_remote(a, n, false)?;
-            let mut buf = vec![0u8; n as usize];
-            self.remote_read(&p, a, &mut buf)?;
+            // The buffer is made only once every page has been brought in, so a huge
+            // size over memory that is not there fails before it costs any host memory.
+            let mut buf = Vec::new();
+            self.kernel
+                .with_host_range(
+                    &p,
+                    a,
+                    n as usize,
+                    AccessKind::Read,
+                    Mode::Kernel,
+                    |done, src, len| {
+                        if buf.is_empty() {
+                            buf.resize(n as usize, 0);
+                        }
+                        // SAFETY: src is valid for len bytes of a mapped frame; buf has n bytes
+                        // and done + len <= n; guest memory is never a Rust allocation.
+                        unsafe {
+                            std::ptr::copy_nonoverlapping(src, buf.as_mut_ptr().add(done), len)
+                        };
+                    },
+                )
+                .map_err(copy_fault)?;
             Ok(buf)
         });
         self.track(r)

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::flags::{ProcessAccess, Protection};
-use crate::layout::page_span;
+use crate::layout::{page_span, user_write_ok};
 use crate::process::{Handle, Process};
 use crate::space::AddressSpace;
 use crate::thread::Thread;
@@ -46,7 +46,14 @@ impl Thread {
         if !owner.is_alive() {
             return Err(Error::bad_handle("the process has been terminated"));
         }
-        // 2. A positive size inside one record's requested bytes.
+        // 2. A positive size inside one record's requested bytes; in user mode also the
+        // user pointer rule of §3 (for writing), so an application cannot change the
+        // protection of the shared heap or kernel memory.
+        if self.is_user() && !user_write_ok(a, n) {
+            return Err(Error::invalid(format!(
+                "0x{a:08X}+0x{n:X} is not a valid user-mode range"
+            )));
+        }
         if (n as i32) <= 0 || space.record_holding_bytes(a, n).is_none() {
             return Err(Error::invalid(format!(
                 "0x{a:08X}+0x{n:X} is not a positive range inside one reservation"

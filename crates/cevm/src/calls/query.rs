@@ -88,6 +88,9 @@ impl Thread {
         }
         let owner = self.kernel.table_owner(proc, a);
         let space = owner.space();
+        if !proc.is_alive() {
+            return Err(Error::bad_handle("the process has been terminated"));
+        }
         let e = space.table.get(page);
         if e.is_free() {
             let area = layout.area_of(page);
