@@ -149,7 +149,10 @@ impl Kernel {
         if !pending.is_empty() {
             let mut frames = Vec::with_capacity(pending.len());
             if !self.0.phys.alloc(pending.len(), &mut frames) {
-                let at = pending[0].2;
+                // A thread touching the pages in order would commit as many as there are
+                // free frames and fault on the next one.
+                let free = self.0.phys.free_frames();
+                let at = pending.get(free).unwrap_or(&pending[0]).2;
                 out.truncate(base);
                 return Err(Exception::access_violation(at, write));
             }

@@ -65,6 +65,10 @@ pub struct LockRecord {
     pub pages: u32,
     /// Process id of the process the lock was made for.
     pub owner: u32,
+    /// The whole LockPages range `(first page, page count)` this record is part of: a
+    /// range across the shared heap base is kept as one record in each table, and
+    /// UnlockPages must name the whole range to remove both.
+    pub whole: (u32, u32),
 }
 
 impl LockRecord {

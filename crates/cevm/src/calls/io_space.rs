@@ -27,8 +27,9 @@ impl Thread {
 
     fn map_io(&self, pa: u64, n: u32, cached: bool) -> Result<u32> {
         let k = &self.kernel;
-        self.require_kernel(ErrorCode::NotSupported)?;
+        // §2 order: the active process first (6), then the kernel-only rule (50).
         let proc = self.active_checked()?;
+        self.require_kernel(ErrorCode::NotSupported)?;
         let off = (pa & 0xFFF) as u32;
         // The reservation VirtualAlloc would make: n + offset bytes, a positive size.
         let size = n

@@ -129,6 +129,7 @@ impl Thread {
                     start,
                     pages: count,
                     owner: proc.pid().0,
+                    whole: (first, pages),
                 });
             }
         }
@@ -151,23 +152,33 @@ impl Thread {
         if !proc.is_alive() {
             return Err(Error::bad_handle("the process has been terminated"));
         }
-        let mut found = Vec::with_capacity(2);
-        for (start, count) in lock_parts(first, pages) {
+        // A record matches only as part of the same whole LockPages range, so half of a
+        // lock across the shared heap base cannot be unlocked on its own. Every part is
+        // found before any is removed, and looked up again at removal because both parts
+        // of a kernel lock sit in the same list.
+        let pid = proc.pid().0;
+        let matches = |l: &LockRecord, start: u32, count: u32| {
+            l.start == start && l.pages == count && l.owner == pid && l.whole == (first, pages)
+        };
+        let parts = lock_parts(first, pages);
+        for &(start, count) in &parts {
             let holder = k.table_owner(proc, start).pid();
-            let at = spaces
+            if !spaces
                 .get(holder)
                 .locks
                 .iter()
-                .rposition(|l| l.start == start && l.pages == count && l.owner == proc.pid().0)
-                .ok_or_else(|| {
-                    Error::invalid(format!(
-                        "no lock of 0x{pages:X} pages at 0x{first:08X} exists"
-                    ))
-                })?;
-            found.push((holder, at));
+                .any(|l| matches(l, start, count))
+            {
+                return Err(Error::invalid(format!(
+                    "no lock of 0x{pages:X} pages at 0x{first:08X} exists"
+                )));
+            }
         }
-        for (holder, at) in found {
-            spaces.get(holder).locks.remove(at);
+        for (start, count) in parts {
+            let locks = &mut spaces.get(k.table_owner(proc, start).pid()).locks;
+            if let Some(at) = locks.iter().rposition(|l| matches(l, start, count)) {
+                locks.remove(at);
+            }
         }
         Ok(())
     }
