@@ -46,6 +46,17 @@ impl AccessKind {
     }
 }
 
+/// Where an address leads before page state matters.
+enum Route {
+    /// The kernel static mapping: this RAM frame.
+    Static(Pfn),
+    /// The page tables (the kernel's from the shared heap up); `read_only` when user mode
+    /// may only read there.
+    Tables { read_only: bool },
+    /// Nothing this mode may reach.
+    Fault,
+}
+
 /// What touching one page found.
 enum Touch {
     Frame(Pfn),
@@ -62,6 +73,26 @@ const AUTO_COMMIT_PROT: ValidProtection = ValidProtection {
 };
 
 impl Kernel {
+    /// Where the address rules of §6 send an access to `va` in `mode`, before any page
+    /// state is looked at: the one home of those rules for the full walk and the
+    /// translation cache alike.
+    fn route(&self, va: u32, mode: Mode) -> Route {
+        let user = mode == Mode::User;
+        if user && va >= KERNEL_BASE {
+            return Route::Fault;
+        }
+        if self.0.layout.is_static(va) {
+            let idx = ((va - KERNEL_BASE) / PAGE_SIZE) as usize;
+            return Route::Static(self.0.phys.ram_pfn(idx));
+        }
+        if va >= CPU_RESERVED_BASE {
+            return Route::Fault;
+        }
+        Route::Tables {
+            read_only: user && va >= SHARED_HEAP_BASE,
+        }
+    }
+
     /// Classifies one page for an access, without changing anything.
     fn classify(
         &self,
@@ -71,26 +102,20 @@ impl Kernel {
         kind: AccessKind,
         mode: Mode,
     ) -> Touch {
-        let layout = &self.0.layout;
-        if mode == Mode::User
-            && (va >= KERNEL_BASE || (va >= SHARED_HEAP_BASE && kind != AccessKind::Read))
-        {
-            return Touch::Fault;
-        }
-        if layout.is_static(va) {
-            let idx = ((va - KERNEL_BASE) / PAGE_SIZE) as usize;
-            return Touch::Frame(self.0.phys.ram_pfn(idx));
-        }
-        if va >= CPU_RESERVED_BASE {
-            return Touch::Fault;
-        }
-        let owner = self.table_owner(proc, va).pid();
-        let e = spaces.get(owner).table.get(va);
-        match e.state() {
-            PageState::Committed if e.guard() => Touch::Guard,
-            PageState::Committed if kind.allowed_by(e.access()) => Touch::Frame(e.pfn()),
-            PageState::Reserved(ReserveKind::AutoCommit) => Touch::AutoCommit,
-            _ => Touch::Fault,
+        match self.route(va, mode) {
+            Route::Fault => Touch::Fault,
+            Route::Static(pfn) => Touch::Frame(pfn),
+            Route::Tables { read_only } if read_only && kind != AccessKind::Read => Touch::Fault,
+            Route::Tables { .. } => {
+                let owner = self.table_owner(proc, va).pid();
+                let e = spaces.get(owner).table.get(va);
+                match e.state() {
+                    PageState::Committed if e.guard() => Touch::Guard,
+                    PageState::Committed if kind.allowed_by(e.access()) => Touch::Frame(e.pfn()),
+                    PageState::Reserved(ReserveKind::AutoCommit) => Touch::AutoCommit,
+                    _ => Touch::Fault,
+                }
+            }
         }
     }
 
@@ -177,19 +202,14 @@ impl Kernel {
         va: u32,
         mode: Mode,
     ) -> Option<(usize, u32)> {
-        let user = mode == Mode::User;
-        if user && va >= KERNEL_BASE {
-            return None;
-        }
-        let layout = &self.0.layout;
-        if layout.is_static(va) {
-            let idx = ((va - KERNEL_BASE) / PAGE_SIZE) as usize;
-            let host = self.0.phys.host_ptr(self.0.phys.ram_pfn(idx))?;
-            return Some((host as usize, PERM_READ | PERM_WRITE | PERM_EXECUTE));
-        }
-        if va >= CPU_RESERVED_BASE {
-            return None;
-        }
+        let read_only = match self.route(va, mode) {
+            Route::Fault => return None,
+            Route::Static(pfn) => {
+                let host = self.0.phys.host_ptr(pfn)?;
+                return Some((host as usize, PERM_READ | PERM_WRITE | PERM_EXECUTE));
+            }
+            Route::Tables { read_only } => read_only,
+        };
         let e = self.table_owner(proc, va).space().table.get(va);
         if !e.is_committed() || e.guard() {
             return None;
@@ -205,7 +225,7 @@ impl Kernel {
                 perms |= bit;
             }
         }
-        if user && va >= SHARED_HEAP_BASE {
+        if read_only {
             perms &= PERM_READ;
         }
         let host = self.0.phys.host_ptr(e.pfn())?;
