@@ -199,11 +199,7 @@ impl AddressSpace {
     /// when it starts at the cursor.
     pub fn take_place(&mut self, layout: &Layout, found: u32, len: u64) {
         let (_, end) = layout.placement_area(self.kernel);
-        if found == self.cursor {
-            let e =
-                (u64::from(found) + len).div_ceil(u64::from(BLOCK_SIZE)) * u64::from(BLOCK_SIZE);
-            self.cursor = e.min(end) as u32;
-        }
+        advance(&mut self.cursor, found, len, end);
     }
 
     /// Placement in the shared heap (kernel space only), with its own cursor; the
@@ -214,11 +210,7 @@ impl AddressSpace {
         let found = self
             .find_free(cursor, end, len)
             .or_else(|| self.find_free(SHARED_HEAP_BASE, u64::from(cursor), len))?;
-        if found == cursor {
-            let e =
-                (u64::from(found) + len).div_ceil(u64::from(BLOCK_SIZE)) * u64::from(BLOCK_SIZE);
-            self.shared_cursor = e.min(end) as u32;
-        }
+        advance(&mut self.shared_cursor, found, len, end);
         Some(found)
     }
 
@@ -296,5 +288,14 @@ impl AddressSpace {
     /// Iterates the page addresses of `[first, first + pages)`.
     pub fn pages(first: u32, pages: u32) -> impl Iterator<Item = u32> {
         (0..pages).map(move |i| first.wrapping_add(i.wrapping_mul(PAGE_SIZE)))
+    }
+}
+
+/// The cursor rule of §3: a reservation found at the cursor moves it to the reservation's
+/// block-rounded end (never past the area's `end`).
+fn advance(cursor: &mut u32, found: u32, len: u64, end: u64) {
+    if found == *cursor {
+        let e = (u64::from(found) + len).div_ceil(u64::from(BLOCK_SIZE)) * u64::from(BLOCK_SIZE);
+        *cursor = e.min(end) as u32;
     }
 }
