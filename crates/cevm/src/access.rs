@@ -4,6 +4,7 @@
 //! Read/WriteProcessMemory).
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use crate::consts::PAGE_SIZE;
 use crate::error::Exception;
@@ -336,25 +337,56 @@ impl Kernel {
 }
 
 impl Thread {
-    /// The host address of `len` bytes at `a` for `perm`, from the translation cache or
-    /// by filling it; `None` sends the access down the full path (page crossing, guard,
-    /// auto-commit, fault).
+    /// Runs `f` on the host address of `len` bytes at `a` (inside one page) when the
+    /// translation cache holds, or can be filled with, a translation allowing `perm`;
+    /// `None` sends the access down the full path (page crossing, guard, auto-commit,
+    /// fault), which holds the space locks while it copies.
+    ///
+    /// `f` runs inside the thread's access window (`grace.rs`): a frame this translation
+    /// names is not handed to a new owner until the window is closed.
     #[inline]
-    fn fast(&self, a: u32, len: u32, perm: u32) -> Option<*mut u8> {
-        let generation = self
-            .kernel
-            .0
-            .generation
-            .load(std::sync::atomic::Ordering::Acquire);
+    fn cached<R>(&self, a: u32, len: u32, perm: u32, f: impl FnOnce(*mut u8) -> R) -> Option<R> {
+        self.slot.enter();
+        let generation = self.generation.load(Ordering::Relaxed);
         if let Some(h) = self.tlb.lookup(generation, a, len, perm) {
-            return Some(h as *mut u8);
+            let r = f(h as *mut u8);
+            self.slot.leave();
+            return Some(r);
         }
+        self.slot.leave();
+        self.fill_then_retry(a, len, perm, f)
+    }
+
+    /// A miss: translate under the space lock, cache the result under the generation
+    /// read before the entry, then try the window once more. The retry hits only when
+    /// nothing was revoked since, so a translation filled outside the window is never
+    /// used after a revocation it did not see.
+    #[inline(never)]
+    fn fill_then_retry<R>(
+        &self,
+        a: u32,
+        len: u32,
+        perm: u32,
+        f: impl FnOnce(*mut u8) -> R,
+    ) -> Option<R> {
         if (a & 0xFFF) + len > 0x1000 {
             return None;
         }
+        let filled_at = self.generation.load(Ordering::Acquire);
         let (host, perms) = self.kernel.translate(&self.active, a, self.mode)?;
-        self.tlb.insert(generation, a, perms, host);
-        (perms & perm != 0).then(|| (host + (a & 0xFFF) as usize) as *mut u8)
+        self.tlb.insert(filled_at, a, perms, host);
+        if perms & perm == 0 {
+            return None;
+        }
+        self.slot.enter();
+        let generation = self.generation.load(Ordering::Relaxed);
+        if let Some(h) = self.tlb.lookup(generation, a, len, perm) {
+            let r = f(h as *mut u8);
+            self.slot.leave();
+            return Some(r);
+        }
+        self.slot.leave();
+        None
     }
 
     fn load<const N: usize>(&self, a: u32, kind: AccessKind) -> Result<[u8; N], Exception> {
@@ -363,15 +395,16 @@ impl Thread {
             AccessKind::Write => PERM_WRITE,
             AccessKind::Execute => PERM_EXECUTE,
         };
-        if let Some(p) = self.fast(a, N as u32, perm) {
-            let mut buf = [0u8; N];
-            // SAFETY: `fast` returned a host address with N bytes inside one mapped frame
-            // (RAM arena or device buffer), both alive as long as the kernel this thread
-            // holds.
+        let mut buf = [0u8; N];
+        let hit = self.cached(a, N as u32, perm, |p| {
+            // SAFETY: `cached` hands over a host address with N bytes inside one mapped
+            // frame (RAM arena or device buffer), both alive as long as the kernel this
+            // thread holds, and the frame cannot change owner while the closure runs.
             unsafe { std::ptr::copy_nonoverlapping(p, buf.as_mut_ptr(), N) };
+        });
+        if hit.is_some() {
             return Ok(buf);
         }
-        let mut buf = [0u8; N];
         self.kernel
             .with_host_range(&self.active, a, N, kind, self.mode, |done, p, len| {
                 // SAFETY: p is valid for len bytes of a mapped frame and buf has room.
@@ -398,9 +431,14 @@ impl Thread {
     /// Reads `buf.len()` bytes at `a`; all or nothing.
     pub fn read_bytes(&self, a: u32, buf: &mut [u8]) -> Result<(), Exception> {
         if buf.len() <= 0x1000 {
-            if let Some(p) = self.fast(a, buf.len() as u32, PERM_READ) {
-                // SAFETY: p is valid for buf.len() bytes of one mapped frame (see `fast`).
-                unsafe { std::ptr::copy_nonoverlapping(p, buf.as_mut_ptr(), buf.len()) };
+            let n = buf.len();
+            let to = buf.as_mut_ptr();
+            let hit = self.cached(a, n as u32, PERM_READ, |p| {
+                // SAFETY: p is valid for n bytes of one mapped frame (see `cached`); buf
+                // has n bytes and is never guest memory.
+                unsafe { std::ptr::copy_nonoverlapping(p, to, n) };
+            });
+            if hit.is_some() {
                 return Ok(());
             }
         }
@@ -420,9 +458,12 @@ impl Thread {
     /// Writes `data` at `a`; all or nothing.
     pub fn write_bytes(&self, a: u32, data: &[u8]) -> Result<(), Exception> {
         if data.len() <= 0x1000 {
-            if let Some(p) = self.fast(a, data.len() as u32, PERM_WRITE) {
-                // SAFETY: p is valid for data.len() bytes of one mapped frame (see `fast`).
+            let hit = self.cached(a, data.len() as u32, PERM_WRITE, |p| {
+                // SAFETY: p is valid for data.len() bytes of one mapped frame (see
+                // `cached`); data is never guest memory.
                 unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), p, data.len()) };
+            });
+            if hit.is_some() {
                 return Ok(());
             }
         }
@@ -439,19 +480,31 @@ impl Thread {
         )
     }
 
+    /// A fixed-size store: the cached path copies exactly N bytes (no length-generic copy).
+    fn store<const N: usize>(&self, a: u32, data: [u8; N]) -> Result<(), Exception> {
+        let hit = self.cached(a, N as u32, PERM_WRITE, |p| {
+            // SAFETY: as in `load`, in the other direction.
+            unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), p, N) };
+        });
+        match hit {
+            Some(()) => Ok(()),
+            None => self.write_bytes(a, &data),
+        }
+    }
+
     /// Writes one byte at `a`.
     pub fn write_u8(&self, a: u32, v: u8) -> Result<(), Exception> {
-        self.write_bytes(a, &[v])
+        self.store(a, [v])
     }
 
     /// Writes a little-endian 16-bit value at `a`.
     pub fn write_u16(&self, a: u32, v: u16) -> Result<(), Exception> {
-        self.write_bytes(a, &v.to_le_bytes())
+        self.store(a, v.to_le_bytes())
     }
 
     /// Writes a little-endian 32-bit value at `a`.
     pub fn write_u32(&self, a: u32, v: u32) -> Result<(), Exception> {
-        self.write_bytes(a, &v.to_le_bytes())
+        self.store(a, v.to_le_bytes())
     }
 
     /// Fetches an instruction byte at `a`: needs an `EXECUTE_*` protection.

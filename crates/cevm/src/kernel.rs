@@ -7,6 +7,7 @@ use std::sync::{Arc, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use crate::consts::{BLOCK_SIZE, PAGE_SIZE};
 use crate::error::{Error, Result};
 use crate::flags::{Access, ProcessAccess, ValidProtection};
+use crate::grace::Readers;
 use crate::layout::{DLL_BASE, KDATA_PAGE, Layout, MAX_RAM_BYTES, SHARED_HEAP_BASE, USER_BASE};
 use crate::phys::PhysicalMemory;
 use crate::process::{HandleEntry, Pid, Process, ProcessTable};
@@ -57,6 +58,8 @@ pub(crate) struct Inner {
     /// The translation generation: bumped whenever a mapping loses access anywhere, so
     /// every thread's translation cache knows to drop its entries.
     pub generation: Arc<AtomicU64>,
+    /// Every thread's access slot: what a grace period waits for (`grace.rs`).
+    pub readers: Arc<Readers>,
     aslr: std::sync::Mutex<Option<u64>>,
 }
 
@@ -138,10 +141,12 @@ impl Kernel {
             )));
         }
         let layout = Layout::new(config.ram_bytes);
+        let readers = Readers::new();
         let phys = PhysicalMemory::new(
             config.ram_base,
             config.ram_bytes,
             config.resident_free_frames,
+            readers.clone(),
         )
         .map_err(|e| Error::no_memory(format!("cannot map host memory for RAM: {e}")))?;
         let mut table = ProcessTable::new();
@@ -169,6 +174,7 @@ impl Kernel {
             table: RwLock::new(table),
             nk,
             generation,
+            readers,
             aslr: std::sync::Mutex::new(config.aslr_seed),
         })))
     }

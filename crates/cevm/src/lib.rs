@@ -68,6 +68,7 @@ pub mod ce;
 pub mod consts;
 mod error;
 mod flags;
+mod grace;
 mod invariants;
 mod kernel;
 pub mod layout;

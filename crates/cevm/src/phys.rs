@@ -4,11 +4,18 @@
 //! A RAM frame's count is the number of page-table entries that map it; a frame is free
 //! exactly when its count is zero. Taking a reference on a free frame (an alias made by
 //! physical address) takes it out of the pool, so it is never handed out twice.
+//!
+//! A frame whose count drops to zero while other threads exist is free but *deferred*:
+//! a thread may still be finishing an access through an old translation of it. Before a
+//! deferred frame is handed out again (allocated, or referenced by physical address) the
+//! pool ends the grace period of every deferred frame with one
+//! [`Readers::synchronize`](crate::grace::Readers::synchronize) (see `grace.rs`).
 
-use std::sync::{Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use crate::arena::Arena;
 use crate::consts::PAGE_SIZE;
+use crate::grace::Readers;
 
 /// A physical frame number: physical address >> 12 (physical addresses have up to 40 bits).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -56,6 +63,9 @@ struct Pool {
     free: Vec<u64>,
     /// One bit per free frame still resident (not yet given back to the host).
     dirty: Vec<u64>,
+    /// One bit per free frame still in its grace period (deferred).
+    deferred: Vec<u64>,
+    deferred_count: usize,
     free_count: usize,
     dirty_count: usize,
     /// Lowest word of `free` that may hold a set bit.
@@ -88,6 +98,8 @@ pub struct PhysicalMemory {
     devices: RwLock<Vec<Device>>,
     /// Freed frames kept resident before they are given back to the host in one batch.
     punch_threshold: usize,
+    /// The threads whose accesses a freed frame's grace period waits for.
+    readers: Arc<Readers>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -96,7 +108,12 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl PhysicalMemory {
     /// RAM of `bytes` (a page multiple) at physical address `base` (page aligned).
-    pub fn new(base: u64, bytes: u64, punch_threshold: usize) -> std::io::Result<Self> {
+    pub(crate) fn new(
+        base: u64,
+        bytes: u64,
+        punch_threshold: usize,
+        readers: Arc<Readers>,
+    ) -> std::io::Result<Self> {
         let frames = (bytes / u64::from(PAGE_SIZE)) as usize;
         let arena = Arena::new(frames * PAGE_SIZE as usize)?;
         let words = frames.div_ceil(64);
@@ -112,6 +129,8 @@ impl PhysicalMemory {
                 refs: vec![0; frames],
                 free,
                 dirty: vec![0u64; words],
+                deferred: vec![0u64; words],
+                deferred_count: 0,
                 free_count: frames,
                 dirty_count: 0,
                 hint: 0,
@@ -120,6 +139,7 @@ impl PhysicalMemory {
             }),
             devices: RwLock::new(Vec::new()),
             punch_threshold,
+            readers,
         })
     }
 
@@ -281,24 +301,45 @@ impl PhysicalMemory {
         }
         let start = out.len();
         let mut w = pool.hint;
+        // First the lowest free frames, then (if any is deferred) the grace period, then
+        // take them: the order of hand-out is the same with or without other threads.
+        let mut word = pool.free[w];
         while out.len() - start < count {
-            let word = pool.free[w];
             if word == 0 {
                 w += 1;
-                pool.hint = w;
+                word = pool.free[w];
                 continue;
             }
             let i = w * 64 + word.trailing_zeros() as usize;
-            self.take(&mut pool, i);
+            word &= word - 1;
             out.push(self.ram_pfn(i));
         }
+        // Every word below `w` gives up all its free frames below.
+        pool.hint = w;
+        let index = |p: &Pfn| (p.0 - self.ram_first.0) as usize;
+        self.end_grace_if_any(&mut pool, out[start..].iter().map(index));
+        for p in &out[start..] {
+            self.take(&mut pool, index(p));
+        }
         true
+    }
+
+    /// Ends the grace period of every deferred frame when any of `frames` is deferred:
+    /// one barrier and one wait for the accesses in flight, with the pool locked.
+    fn end_grace_if_any(&self, pool: &mut Pool, mut frames: impl Iterator<Item = usize>) {
+        if pool.deferred_count == 0 || !frames.any(|i| bit(&pool.deferred, i)) {
+            return;
+        }
+        self.readers.synchronize();
+        pool.deferred.iter_mut().for_each(|w| *w = 0);
+        pool.deferred_count = 0;
     }
 
     /// Removes free frame `i` from the pool with one reference, zeroed.
     /// Always zeroed, even a frame never handed out or given back to the host: kernel
     /// code may have written it through the static mapping while it was free.
     fn take(&self, pool: &mut Pool, i: usize) {
+        debug_assert!(!bit(&pool.deferred, i), "frame {i} handed out in its grace period");
         set_bit(&mut pool.free, i, false);
         pool.free_count -= 1;
         pool.refs[i] = 1;
@@ -325,6 +366,7 @@ impl PhysicalMemory {
             match (i..i + count).find(|&j| !bit(&pool.free, j)) {
                 Some(busy) => i = busy + 1,
                 None => {
+                    self.end_grace_if_any(&mut pool, i..i + count);
                     for j in i..i + count {
                         self.take(&mut pool, j);
                     }
@@ -339,6 +381,8 @@ impl PhysicalMemory {
     /// its bytes as they are. Device frames are not counted.
     pub fn add_refs(&self, pfns: &[Pfn]) {
         let mut pool = lock(&self.pool);
+        let indices = pfns.iter().filter_map(|&p| self.ram_index(p));
+        self.end_grace_if_any(&mut pool, indices);
         for &pfn in pfns {
             let Some(i) = self.ram_index(pfn) else {
                 continue;
@@ -364,6 +408,7 @@ impl PhysicalMemory {
     /// back to the pool (and, past the resident threshold, back to the host).
     pub fn release(&self, pfns: impl IntoIterator<Item = Pfn>) {
         let mut pool = lock(&self.pool);
+        let defer = self.readers.others_may_translate();
         for pfn in pfns {
             let Some(i) = self.ram_index(pfn) else {
                 continue;
@@ -382,6 +427,10 @@ impl PhysicalMemory {
                 pool.free_count += 1;
                 pool.dirty_count += 1;
                 pool.hint = pool.hint.min(i / 64);
+                if defer && !bit(&pool.deferred, i) {
+                    set_bit(&mut pool.deferred, i, true);
+                    pool.deferred_count += 1;
+                }
             }
         }
         if pool.dirty_count > self.punch_threshold {
@@ -438,6 +487,9 @@ impl PhysicalMemory {
             if bit(&pool.dirty, i) && !f {
                 return Err(format!("frame {i} is marked dirty but is in use"));
             }
+            if bit(&pool.deferred, i) && !f {
+                return Err(format!("frame {i} is in its grace period but in use"));
+            }
             free += usize::from(f);
         }
         if free != pool.free_count {
@@ -456,7 +508,7 @@ mod tests {
 
     #[test]
     fn frames_are_handed_out_zeroed_and_counted() {
-        let pm = PhysicalMemory::new(0, 16 * 4096, 0).unwrap();
+        let pm = PhysicalMemory::new(0, 16 * 4096, 0, Readers::new()).unwrap();
         let mut v = Vec::new();
         assert!(pm.alloc(2, &mut v));
         assert_eq!(v, vec![Pfn(0), Pfn(1)]);
@@ -475,7 +527,7 @@ mod tests {
 
     #[test]
     fn allocation_is_all_or_nothing() {
-        let pm = PhysicalMemory::new(0, 4 * 4096, 0).unwrap();
+        let pm = PhysicalMemory::new(0, 4 * 4096, 0, Readers::new()).unwrap();
         let mut v = Vec::new();
         assert!(!pm.alloc(5, &mut v));
         assert!(v.is_empty());
@@ -484,7 +536,7 @@ mod tests {
 
     #[test]
     fn contiguous_allocation_respects_alignment() {
-        let pm = PhysicalMemory::new(0, 64 * 4096, 0).unwrap();
+        let pm = PhysicalMemory::new(0, 64 * 4096, 0, Readers::new()).unwrap();
         let mut v = Vec::new();
         assert!(pm.alloc(1, &mut v));
         let first = pm.alloc_contiguous(4, 0x3FFF).unwrap();
@@ -495,7 +547,7 @@ mod tests {
 
     #[test]
     fn a_reference_on_a_free_frame_takes_it_out_of_the_pool() {
-        let pm = PhysicalMemory::new(0, 4 * 4096, 0).unwrap();
+        let pm = PhysicalMemory::new(0, 4 * 4096, 0, Readers::new()).unwrap();
         pm.add_ref(Pfn(0));
         let mut v = Vec::new();
         assert!(pm.alloc(1, &mut v));
@@ -505,7 +557,7 @@ mod tests {
 
     #[test]
     fn devices_must_not_overlap() {
-        let pm = PhysicalMemory::new(0, 4 * 4096, 0).unwrap();
+        let pm = PhysicalMemory::new(0, 4 * 4096, 0, Readers::new()).unwrap();
         assert!(
             pm.add_device("uart", 0x1000, 0x100).is_err(),
             "overlaps RAM"
@@ -519,7 +571,7 @@ mod tests {
 
     #[test]
     fn a_refused_punch_still_hands_frames_out_zeroed() {
-        let pm = PhysicalMemory::new(0, 4 * 4096, 0).unwrap();
+        let pm = PhysicalMemory::new(0, 4 * 4096, 0, Readers::new()).unwrap();
         let mut v = Vec::new();
         assert!(pm.alloc(1, &mut v));
         let p = pm.host_ptr(v[0]).unwrap();
@@ -540,8 +592,42 @@ mod tests {
     }
 
     #[test]
+    fn a_freed_frame_is_not_handed_out_while_an_access_to_it_is_in_flight() {
+        let readers = Readers::new();
+        let reader = readers.register();
+        let _allocator = readers.register();
+        let pm = std::sync::Arc::new(PhysicalMemory::new(0, 4 * 4096, 0, readers).unwrap());
+        let mut v = Vec::new();
+        assert!(pm.alloc(1, &mut v));
+        // A thread is inside an access through an old translation of the frame when the
+        // frame's last mapping goes away.
+        reader.enter();
+        pm.release(v.drain(..));
+        assert_eq!(pm.free_frames(), 4, "a deferred frame still counts as free");
+        pm.check_pool().unwrap();
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let taker = {
+            let (pm, done) = (pm.clone(), done.clone());
+            std::thread::spawn(move || {
+                let mut w = Vec::new();
+                assert!(pm.alloc(1, &mut w));
+                done.store(true, std::sync::atomic::Ordering::SeqCst);
+                w
+            })
+        };
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert!(
+            !done.load(std::sync::atomic::Ordering::SeqCst),
+            "the frame was handed out while the access was in flight"
+        );
+        reader.leave();
+        assert_eq!(taker.join().unwrap(), vec![Pfn(0)], "lowest free first, as before");
+        pm.check_pool().unwrap();
+    }
+
+    #[test]
     fn fault_injection_fails_the_nth_allocation() {
-        let pm = PhysicalMemory::new(0, 8 * 4096, 0).unwrap();
+        let pm = PhysicalMemory::new(0, 8 * 4096, 0, Readers::new()).unwrap();
         pm.fail_nth_allocation(Some(2));
         let mut v = Vec::new();
         assert!(pm.alloc(1, &mut v));

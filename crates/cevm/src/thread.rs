@@ -2,9 +2,11 @@
 //! caller) and its last error.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::flags::ProcessAccess;
+use crate::grace::AccessSlot;
 use crate::kernel::{Kernel, Mode};
 use crate::process::{Handle, Pid, Process};
 use crate::tlb::Tlb;
@@ -19,11 +21,24 @@ pub struct Thread {
     caller: Option<Pid>,
     last_error: u32,
     pub(crate) tlb: Tlb,
+    /// Odd while a cached access is in flight: what a grace period waits for.
+    pub(crate) slot: Arc<AccessSlot>,
+    /// The kernel's translation generation, one load away (the access fast path reads it).
+    pub(crate) generation: Arc<AtomicU64>,
+}
+
+impl Drop for Thread {
+    fn drop(&mut self) {
+        self.kernel.0.readers.unregister(&self.slot);
+    }
 }
 
 impl Thread {
     pub(crate) fn new(kernel: Kernel, active: Arc<Process>) -> Self {
+        let slot = kernel.0.readers.register();
         Self {
+            slot,
+            generation: kernel.0.generation.clone(),
             kernel,
             active,
             mode: Mode::Kernel,

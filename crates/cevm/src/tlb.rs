@@ -20,7 +20,7 @@ const VALID: u32 = 8;
 
 const SLOTS: usize = 4096;
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 struct Entry {
     /// Page address | permission bits | VALID.
     tag: u32,
@@ -32,17 +32,27 @@ struct Entry {
     host: usize,
 }
 
+impl Entry {
+    const ZERO: Entry = Entry {
+        tag: 0,
+        context: 0,
+        generation: 0,
+        host: 0,
+    };
+}
+
 /// A direct-mapped cache of page translations for one thread.
 #[derive(Debug)]
 pub(crate) struct Tlb {
-    entries: Box<[Cell<Entry>]>,
+    // A fixed-size array, so the slot index needs no bounds check on the hot path.
+    entries: Box<[Cell<Entry>; SLOTS]>,
     context: Cell<u32>,
 }
 
 impl Tlb {
     pub fn new() -> Self {
         Self {
-            entries: vec![Cell::new(Entry::default()); SLOTS].into_boxed_slice(),
+            entries: Box::new([const { Cell::new(Entry::ZERO) }; SLOTS]),
             context: Cell::new(0),
         }
     }
@@ -53,7 +63,7 @@ impl Tlb {
         if c == 0 {
             // After 2^32 context switches, really clear so no ancient entry can match.
             for e in self.entries.iter() {
-                e.set(Entry::default());
+                e.set(Entry::ZERO);
             }
         }
         self.context.set(c);

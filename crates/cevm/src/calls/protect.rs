@@ -79,9 +79,19 @@ impl Thread {
         }
         // 6. Old protection of the first page; every page takes the new one.
         let old = space.table.get(first).read_back();
+        let mut changed = false;
         for va in AddressSpace::pages(first, pages) {
             let e = space.table.get(va);
-            space.table.set(va, e.with_protection(prot));
+            let new = e.with_protection(prot);
+            changed |= new != e;
+            space.table.set(va, new);
+        }
+        drop(space);
+        // When the call returns, no access that another thread began under the old
+        // protection is still in flight (as a TLB shoot-down would ensure).
+        let readers = &self.kernel.0.readers;
+        if changed && readers.others_may_translate() {
+            readers.synchronize();
         }
         Ok(old)
     }
