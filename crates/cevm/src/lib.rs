@@ -58,6 +58,17 @@
 //!
 //! Addresses and sizes are plain `u32` DWORDs: CE arithmetic on them (masks, offsets,
 //! wrapping) is the point of the model. Flags, handles and process ids are typed.
+//!
+//! ## Module map
+//!
+//! Bottom up: `consts`, `flags`, `error` (values and validation); `layout` (the address
+//! space areas); `arena` and `phys` (host memory, frames, the pool); `grace` (the grace
+//! period that keeps a frame from a new owner while an old translation is in use);
+//! `page_table` and `pte`; `space` (a page table with its records); `process` and `kernel`
+//! (processes, handles, lock order); `thread` and `tlb` (a calling thread and its
+//! translation cache); `access` (§6); `calls` (§5, one family per file); `maps`,
+//! `invariants`, `ce` (views and conventions). `crates/cevm/DESIGN.md` says what each layer
+//! may touch, the lock order, who holds a frame reference and how revocation works.
 
 #![warn(missing_docs)]
 
