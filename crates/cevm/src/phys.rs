@@ -9,7 +9,7 @@
 //! a thread may still be finishing an access through an old translation of it. Before a
 //! deferred frame is handed out again (allocated, or referenced by physical address) the
 //! pool ends the grace period of every deferred frame with one
-//! [`Readers::synchronize`](crate::grace::Readers::synchronize) (see `grace.rs`).
+//! grace-period wait (see `grace.rs`).
 
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
