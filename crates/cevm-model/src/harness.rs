@@ -17,7 +17,7 @@ use cevm::{
 use crate::model::{Mode, Model, WorldConfig};
 use crate::op::{Env, Op, Width, data};
 use crate::outcome::{Mbi, Outcome, Ret, first_byte_difference};
-use crate::spec::{self, PAGE};
+use crate::spec;
 
 /// A disagreement between kernel and model, or a broken kernel invariant.
 #[derive(Debug, Clone)]
@@ -278,13 +278,7 @@ impl Harness {
 
     /// The bytes of frame `pfn` as the kernel holds them.
     fn frame_bytes(&self, pfn: u64) -> Option<Vec<u8>> {
-        let p = self.kernel.phys().host_ptr(cevm::phys::Pfn(pfn))?;
-        let mut v = vec![0u8; PAGE as usize];
-        // SAFETY: `host_ptr` points at a whole 4 KiB frame (RAM arena or device buffer)
-        // that lives as long as the kernel, which `self` holds; the harness is the only
-        // thread using the kernel, so nothing writes the frame while it is copied.
-        unsafe { std::ptr::copy_nonoverlapping(p, v.as_mut_ptr(), v.len()) };
-        Some(v)
+        self.kernel.phys().frame_contents(cevm::Pfn(pfn))
     }
 
     /// Fills the model's unknown bytes of in-use frames from the kernel.

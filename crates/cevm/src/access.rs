@@ -9,12 +9,12 @@ use std::sync::atomic::Ordering;
 use crate::consts::PAGE_SIZE;
 use crate::error::Exception;
 use crate::flags::{Access, ValidProtection};
-use crate::kernel::{Kernel, Mode, Spaces};
+use crate::kernel::Kernel;
 use crate::layout::{CPU_RESERVED_BASE, KERNEL_BASE, SHARED_HEAP_BASE};
 use crate::phys::Pfn;
-use crate::process::Process;
+use crate::process::{Process, Spaces};
 use crate::pte::{PageState, Pte, ReserveKind};
-use crate::thread::Thread;
+use crate::thread::{Mode, Thread};
 use crate::tlb::{PERM_EXECUTE, PERM_READ, PERM_WRITE};
 
 /// What a memory access wants to do.
@@ -82,9 +82,9 @@ impl Kernel {
         if user && va >= KERNEL_BASE {
             return Route::Fault;
         }
-        if self.0.layout.is_static(va) {
+        if self.layout().is_static(va) {
             let idx = ((va - KERNEL_BASE) / PAGE_SIZE) as usize;
-            return Route::Static(self.0.phys.ram_pfn(idx));
+            return Route::Static(self.memory().ram_pfn(idx));
         }
         if va >= CPU_RESERVED_BASE {
             return Route::Fault;
@@ -108,8 +108,7 @@ impl Kernel {
             Route::Static(pfn) => Touch::Frame(pfn),
             Route::Tables { read_only } if read_only && kind != AccessKind::Read => Touch::Fault,
             Route::Tables { .. } => {
-                let owner = self.table_owner(proc, va).pid();
-                let e = spaces.get(owner).table.get(va);
+                let e = spaces.holding(proc.pid(), va).table.get(va);
                 match e.state() {
                     PageState::Committed if e.guard() => Touch::Guard,
                     PageState::Committed if kind.allowed_by(e.access()) => Touch::Frame(e.pfn()),
@@ -160,8 +159,7 @@ impl Kernel {
                     out.push(Pfn(0));
                 }
                 Touch::Guard => {
-                    let owner = self.table_owner(proc, va).pid();
-                    let t = &mut spaces.get(owner).table;
+                    let t = &mut spaces.holding(proc.pid(), va).table;
                     t.set(va, t.get(va).without_guard());
                     out.truncate(base);
                     return Err(Exception::access_violation(fault_at, write));
@@ -174,18 +172,17 @@ impl Kernel {
         }
         if !pending.is_empty() {
             let mut frames = Vec::with_capacity(pending.len());
-            if !self.0.phys.alloc(pending.len(), &mut frames) {
+            if !self.memory().alloc(pending.len(), &mut frames) {
                 // A thread touching the pages in order would commit as many as there are
                 // free frames and fault on the next one.
-                let free = self.0.phys.free_frames();
+                let free = self.memory().free_frames();
                 let at = pending.get(free).unwrap_or(&pending[0]).2;
                 out.truncate(base);
                 return Err(Exception::access_violation(at, write));
             }
             for (&(slot, va, _), &pfn) in pending.iter().zip(&frames) {
-                let owner = self.table_owner(proc, va).pid();
                 spaces
-                    .get(owner)
+                    .holding(proc.pid(), va)
                     .table
                     .set(va, Pte::committed(pfn, AUTO_COMMIT_PROT, false));
                 out[slot] = pfn;
@@ -206,12 +203,15 @@ impl Kernel {
         let read_only = match self.route(va, mode) {
             Route::Fault => return None,
             Route::Static(pfn) => {
-                let host = self.0.phys.host_ptr(pfn)?;
+                let host = self.memory().host_ptr(pfn)?;
                 return Some((host as usize, PERM_READ | PERM_WRITE | PERM_EXECUTE));
             }
             Route::Tables { read_only } => read_only,
         };
-        let e = self.table_owner(proc, va).space().table.get(va);
+        let e = {
+            let mut spaces = Spaces::for_access(self.nk(), proc, va, 1).ok()?;
+            spaces.holding(proc.pid(), va).table.get(va)
+        };
         if !e.is_committed() || e.guard() {
             return None;
         }
@@ -229,7 +229,7 @@ impl Kernel {
         if read_only {
             perms &= PERM_READ;
         }
-        let host = self.0.phys.host_ptr(e.pfn())?;
+        let host = self.memory().host_ptr(e.pfn())?;
         (perms != 0).then_some((host as usize, perms))
     }
 
@@ -249,7 +249,7 @@ impl Kernel {
         out: &mut Vec<Pfn>,
     ) -> bool {
         let end = u64::from(first) + u64::from(count) * u64::from(PAGE_SIZE);
-        let layout = &self.0.layout;
+        let layout = &self.layout();
         let user_table = end <= u64::from(SHARED_HEAP_BASE);
         let kernel_table = mode == Mode::Kernel
             && first >= SHARED_HEAP_BASE
@@ -258,26 +258,16 @@ impl Kernel {
         if !user_table && !kernel_table {
             return false;
         }
-        let owner = self.table_owner(proc, first).pid();
         let mask = kind.access_mask();
         let mut ok = true;
-        spaces.get(owner).table.for_runs(first, count, |_, run| {
-            ok &= run.iter().all(|e| e.committed_allowing(mask));
-            out.extend(run.iter().map(|e| e.pfn()));
-        });
+        spaces
+            .holding(proc.pid(), first)
+            .table
+            .for_runs(first, count, |_, run| {
+                ok &= run.iter().all(|e| e.committed_allowing(mask));
+                out.extend(run.iter().map(|e| e.pfn()));
+            });
         ok
-    }
-
-    /// Locks what an access to `[a, a + n)` of `proc` needs: the process's space and, when
-    /// the range reaches the shared heap or above, the kernel's.
-    pub(crate) fn lock_for<'a>(&'a self, proc: &'a Arc<Process>, a: u32, n: u32) -> Spaces<'a> {
-        let last = u64::from(a) + u64::from(n.max(1)) - 1;
-        let owner_first = self.table_owner(proc, a);
-        if last >= u64::from(SHARED_HEAP_BASE) {
-            Spaces::lock(&[owner_first, &self.0.nk])
-        } else {
-            Spaces::lock(&[owner_first])
-        }
     }
 
     /// Runs `f` on each host piece of `[a, a + n)` after bringing the pages in; all or
@@ -298,7 +288,9 @@ impl Kernel {
         let end = a as u64 + n as u64;
         let count = ((end - 1) / u64::from(PAGE_SIZE) - u64::from(a) / u64::from(PAGE_SIZE) + 1)
             .min(u64::from(u32::MAX)) as u32;
-        let mut spaces = self.lock_for(proc, a, n.min(u32::MAX as usize) as u32);
+        // A process that has ended has an empty space: every access faults.
+        let mut spaces = Spaces::for_access(self.nk(), proc, a, n.min(u32::MAX as usize) as u32)
+            .map_err(|_| Exception::access_violation(a, write))?;
         let mut frames = Vec::with_capacity(count as usize);
         self.touch_pages(&mut spaces, proc, a, count, kind, mode, &mut frames)?;
         // RAM frames that follow each other in the arena are handed over as one piece, so
@@ -310,12 +302,12 @@ impl Kernel {
             let off = if i == 0 { (a & 0xFFF) as usize } else { 0 };
             let len = (PAGE_SIZE as usize - off).min(n - done);
             let page_va = (u64::from(a & !0xFFF) + i as u64 * u64::from(PAGE_SIZE)) as u32;
-            let Some(p) = self.0.phys.host_ptr(*pfn) else {
+            let Some(p) = self.memory().host_ptr(*pfn) else {
                 return Err(Exception::access_violation(page_va.max(a), write));
             };
             // SAFETY: p points at a whole 4 KiB frame; off + len <= PAGE_SIZE.
             let p = unsafe { p.add(off) };
-            let ram = self.0.phys.ram_index(*pfn).is_some();
+            let ram = self.memory().ram_index(*pfn).is_some();
             piece = match piece {
                 Some((at, start, l)) if ram && prev_ram && start.wrapping_add(l) == p => {
                     Some((at, start, l + len))

@@ -90,7 +90,10 @@ fn process_barrier() {
         // readers would not be ordered, and no answer would be safe.
         let ok = membarrier(MembarrierCommand::PrivateExpedited).is_ok()
             || membarrier(MembarrierCommand::Global).is_ok();
-        assert!(ok, "the process-wide memory barrier failed after registration");
+        assert!(
+            ok,
+            "the process-wide memory barrier failed after registration"
+        );
         return;
     }
     // Without the asymmetric barrier every access runs a full fence itself.
@@ -142,11 +145,8 @@ impl Readers {
     /// may be called with any kernel lock held.
     pub fn synchronize(&self) {
         process_barrier();
-        let slots: Vec<Arc<AccessSlot>> = self
-            .slots
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let slots: Vec<Arc<AccessSlot>> =
+            self.slots.lock().unwrap_or_else(|e| e.into_inner()).clone();
         for slot in &slots {
             let seen = slot.seq.load(Ordering::Acquire);
             if seen & 1 == 0 {

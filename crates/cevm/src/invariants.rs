@@ -4,6 +4,7 @@ use crate::consts::PAGE_SIZE;
 use crate::kernel::Kernel;
 use crate::layout::SHARED_HEAP_BASE;
 use crate::phys::FrameKind;
+use crate::process::lock_all;
 
 impl Kernel {
     /// Checks every invariant of the model and returns the first violation found:
@@ -19,16 +20,11 @@ impl Kernel {
     pub fn check_invariants(&self) -> Result<(), String> {
         // The process table stays locked throughout: process creation and termination
         // hold it while they take or give back frames.
-        let table = self.table();
+        let table = self.process_table();
         let procs: Vec<_> = table.processes.values().cloned().collect();
-        let refs: Vec<&crate::process::Process> = procs.iter().map(|p| p.as_ref()).collect();
         // Lock all spaces at once, in the global (pid) order every call uses.
-        let mut guards: Vec<_> = {
-            let mut sorted = refs.clone();
-            sorted.sort_by_key(|p| p.pid());
-            sorted.into_iter().map(|p| (p, p.space())).collect()
-        };
-        let phys = self.phys();
+        let mut guards = lock_all(&procs);
+        let phys = self.memory();
         phys.check_pool()?;
         let mut expected = vec![0u32; phys.total_frames()];
         for (proc, space) in guards.iter_mut() {

@@ -2,18 +2,17 @@
 //! (one shared instance) and `Send + Sync`, so several host threads can act at once.
 
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::consts::{BLOCK_SIZE, PAGE_SIZE};
 use crate::error::{Error, Result};
 use crate::flags::{Access, ProcessAccess, ValidProtection};
 use crate::grace::Readers;
-use crate::layout::{DLL_BASE, KDATA_PAGE, Layout, MAX_RAM_BYTES, SHARED_HEAP_BASE, USER_BASE};
+use crate::layout::{DLL_BASE, KDATA_PAGE, Layout, MAX_RAM_BYTES, USER_BASE};
 use crate::phys::PhysicalMemory;
-use crate::process::{HandleEntry, Pid, Process, ProcessTable};
+use crate::process::{HandleEntry, Pid, Process, ProcessTable, Spaces, lock_ending};
 use crate::pte::Pte;
 use crate::space::AddressSpace;
-use crate::thread::Thread;
 
 /// How to build a kernel.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,25 +40,16 @@ impl Default for Config {
     }
 }
 
-/// Whether a thread runs applications' code or drivers' and the kernel's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Mode {
-    /// User mode: applications.
-    User,
-    /// Kernel mode: drivers and the kernel.
-    Kernel,
-}
-
 pub(crate) struct Inner {
-    pub layout: Layout,
-    pub phys: PhysicalMemory,
-    pub table: RwLock<ProcessTable>,
-    pub nk: Arc<Process>,
+    layout: Layout,
+    phys: PhysicalMemory,
+    processes: RwLock<ProcessTable>,
+    nk: Arc<Process>,
     /// The translation generation: bumped whenever a mapping loses access anywhere, so
     /// every thread's translation cache knows to drop its entries.
-    pub generation: Arc<AtomicU64>,
+    generation: Arc<AtomicU64>,
     /// Every thread's access slot: what a grace period waits for (`grace.rs`).
-    pub readers: Arc<Readers>,
+    readers: Arc<Readers>,
     aslr: std::sync::Mutex<Option<u64>>,
 }
 
@@ -73,42 +63,6 @@ impl std::fmt::Debug for Kernel {
             .field("layout", &self.0.layout)
             .field("ram_frames", &self.0.phys.total_frames())
             .finish()
-    }
-}
-
-/// Up to three address spaces locked together, in process-id order.
-pub(crate) struct Spaces<'a> {
-    // A fixed array: locking is on every call's path and must not allocate.
-    locked: [Option<(Pid, MutexGuard<'a, AddressSpace>)>; 3],
-}
-
-impl<'a> Spaces<'a> {
-    /// Locks the spaces of up to three processes (duplicates collapse) in ascending pid
-    /// order, the one global order every call uses, so two calls cannot deadlock.
-    pub fn lock(procs: &[&'a Process]) -> Self {
-        let mut order: [Option<&'a Process>; 3] = [None; 3];
-        for (slot, p) in order.iter_mut().zip(procs) {
-            *slot = Some(p);
-        }
-        order.sort_by_key(|p| p.map_or(Pid(u32::MAX), |p| p.pid()));
-        let mut locked = [None, None, None];
-        let mut last = None;
-        for (slot, p) in locked.iter_mut().zip(order.into_iter().flatten()) {
-            if last != Some(p.pid()) {
-                last = Some(p.pid());
-                *slot = Some((p.pid(), p.space()));
-            }
-        }
-        Self { locked }
-    }
-
-    /// The locked space of process `pid`, which every caller has locked (the process it
-    /// names and the kernel cover every table an address can reach).
-    pub fn get(&mut self, pid: Pid) -> &mut AddressSpace {
-        match self.locked.iter_mut().flatten().find(|(p, _)| *p == pid) {
-            Some((_, g)) => g,
-            None => unreachable!("space of {pid:?} was not locked"),
-        }
     }
 }
 
@@ -171,7 +125,7 @@ impl Kernel {
         Ok(Kernel(Arc::new(Inner {
             layout,
             phys,
-            table: RwLock::new(table),
+            processes: RwLock::new(table),
             nk,
             generation,
             readers,
@@ -184,19 +138,30 @@ impl Kernel {
         self.0.layout
     }
 
-    /// Physical memory: RAM frames, devices and counts.
-    pub fn phys(&self) -> &PhysicalMemory {
+    /// Physical memory (crate-internal: frames are handed out and referenced only by the
+    /// calls; `Kernel::frames` is the read-only view).
+    pub(crate) fn memory(&self) -> &PhysicalMemory {
         &self.0.phys
+    }
+
+    /// NK.EXE.
+    pub(crate) fn nk(&self) -> &Arc<Process> {
+        &self.0.nk
+    }
+
+    /// The translation generation every thread's cache is keyed on.
+    pub(crate) fn generation(&self) -> &Arc<AtomicU64> {
+        &self.0.generation
+    }
+
+    /// Every thread's access slot.
+    pub(crate) fn readers(&self) -> &Arc<Readers> {
+        &self.0.readers
     }
 
     /// The id of NK.EXE.
     pub fn kernel_pid(&self) -> Pid {
         self.0.nk.pid()
-    }
-
-    /// A new thread running in NK.EXE in kernel mode.
-    pub fn thread(&self) -> Thread {
-        Thread::new(self.clone(), self.0.nk.clone())
     }
 
     /// Registers `bytes` of device memory at physical address `pa` (page aligned, not
@@ -217,7 +182,7 @@ impl Kernel {
         space.reserve_fixed(DLL_BASE, BLOCK_SIZE);
         // The table stays locked from the frame's allocation until the process holding it
         // is listed, so the invariant checker never sees the frame without its entry.
-        let mut table = write(&self.0.table);
+        let mut table = write(&self.0.processes);
         let mut frames = Vec::with_capacity(1);
         if !self.0.phys.alloc(1, &mut frames) {
             return Err(Error::no_memory(
@@ -269,30 +234,26 @@ impl Kernel {
 
     /// The live process with id `pid`.
     pub fn process(&self, pid: Pid) -> Option<Arc<Process>> {
-        read(&self.0.table).processes.get(&pid).cloned()
+        read(&self.0.processes).processes.get(&pid).cloned()
     }
 
     /// Every live process, in id order.
     pub fn processes(&self) -> Vec<Arc<Process>> {
-        read(&self.0.table).processes.values().cloned().collect()
+        read(&self.0.processes)
+            .processes
+            .values()
+            .cloned()
+            .collect()
     }
 
-    /// The process whose tables hold `va` when `proc` is named: the kernel's for addresses
-    /// at or above the shared heap.
-    pub(crate) fn table_owner<'a>(&'a self, proc: &'a Arc<Process>, va: u32) -> &'a Arc<Process> {
-        if va >= SHARED_HEAP_BASE {
-            &self.0.nk
-        } else {
-            proc
-        }
+    /// The process and handle table, for reading.
+    pub(crate) fn process_table(&self) -> RwLockReadGuard<'_, ProcessTable> {
+        read(&self.0.processes)
     }
 
-    pub(crate) fn table(&self) -> RwLockReadGuard<'_, ProcessTable> {
-        read(&self.0.table)
-    }
-
-    pub(crate) fn table_mut(&self) -> RwLockWriteGuard<'_, ProcessTable> {
-        write(&self.0.table)
+    /// The process and handle table, for changing.
+    pub(crate) fn process_table_mut(&self) -> RwLockWriteGuard<'_, ProcessTable> {
+        write(&self.0.processes)
     }
 
     /// Ends process `pid`: its handles close, its address space is released (aliases of
@@ -300,13 +261,15 @@ impl Kernel {
     pub(crate) fn end_process(&self, proc: &Arc<Process>) {
         // The table stays locked until the frames are back in the pool, so the invariant
         // checker never sees the process gone but its frames still counted.
-        let mut table = self.table_mut();
+        let mut table = self.process_table_mut();
         table.processes.remove(&proc.pid());
         table.handles.retain(|_, h| h.pid != proc.pid());
-        proc.mark_dead();
         let mut frames = Vec::new();
         {
-            let mut space = proc.space();
+            // Dead under its own space lock: a call that locks the space afterwards sees it
+            // ended (the liveness rule of `Spaces`), one that locked it before has finished.
+            let mut space = lock_ending(proc);
+            proc.mark_dead();
             let bases: Vec<u32> = space.records.keys().copied().collect();
             space.locks.clear();
             for b in bases {
@@ -314,7 +277,14 @@ impl Kernel {
             }
             space.table.clear();
         }
-        self.0.nk.space().locks.retain(|l| l.owner != proc.pid().0);
+        // Its locks on kernel pages die with it.
+        let nk = &self.0.nk;
+        if let Ok(mut spaces) = Spaces::lock(nk, &[nk], false) {
+            spaces
+                .get(nk.pid())
+                .locks
+                .retain(|l| l.owner != proc.pid().0);
+        }
         self.0.phys.release(frames);
         drop(table);
     }

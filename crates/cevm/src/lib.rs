@@ -79,13 +79,14 @@ pub mod ce;
 pub mod consts;
 mod error;
 mod flags;
+mod frames;
 mod grace;
 mod invariants;
 mod kernel;
 pub mod layout;
 mod maps;
 mod page_table;
-pub mod phys;
+mod phys;
 mod process;
 mod pte;
 mod space;
@@ -98,8 +99,10 @@ pub use error::{Error, ErrorCode, Exception, Result};
 pub use flags::{
     Access, AllocType, LockFlags, PageAttributes, ProcessAccess, Protection, ValidProtection,
 };
-pub use kernel::{Config, Kernel, Mode};
+pub use frames::Frames;
+pub use kernel::{Config, Kernel};
 pub use maps::{OtherMapping, Region, protection_name};
+pub use phys::Pfn;
 pub use process::{Handle, Pid, Process};
 pub use pte::{PageState, ReserveKind};
-pub use thread::Thread;
+pub use thread::{Mode, Thread};

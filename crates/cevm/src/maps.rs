@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use crate::flags::Protection;
 use crate::kernel::Kernel;
 use crate::phys::Pfn;
-use crate::process::Pid;
+use crate::process::{Pid, Spaces};
 use crate::pte::{PageState, Pte, ReserveKind};
 
 /// Another mapping of a region's frames: the process and the address of the region's
@@ -77,8 +77,10 @@ impl Kernel {
     fn reverse_map(&self) -> HashMap<Pfn, Vec<(Pid, u32)>> {
         let mut rev: HashMap<Pfn, Vec<(Pid, u32)>> = HashMap::new();
         for p in self.processes() {
-            let space = p.space();
-            space.table.for_each_used(|va, e| {
+            let Ok(mut spaces) = Spaces::lock(self.nk(), &[&p], false) else {
+                continue;
+            };
+            spaces.get(p.pid()).table.for_each_used(|va, e| {
                 if e.is_committed() {
                     rev.entry(e.pfn()).or_default().push((p.pid(), va));
                 }
@@ -99,7 +101,10 @@ impl Kernel {
         let Some(proc) = self.process(pid) else {
             return Vec::new();
         };
-        let space = proc.space();
+        let Ok(mut spaces) = Spaces::lock(self.nk(), &[&proc], false) else {
+            return Vec::new();
+        };
+        let space = spaces.get(pid);
         let mut pages: Vec<(u32, Pte)> = Vec::new();
         space.table.for_each_used(|va, e| pages.push((va, e)));
         let mut out: Vec<Region> = Vec::new();
@@ -122,7 +127,7 @@ impl Kernel {
                 Vec::new()
             };
             let device = if e.is_committed() {
-                self.phys().device_name(e.pfn())
+                self.memory().device_name(e.pfn())
             } else {
                 None
             };

@@ -252,6 +252,21 @@ impl PhysicalMemory {
         Some(d.buf.frame_ptr((pfn.0 - d.first.0) as usize))
     }
 
+    /// Copies the 4 KiB of frame `pfn` into `out`; false for a frame that is neither RAM
+    /// nor device memory.
+    pub fn copy_frame(&self, pfn: Pfn, out: &mut [u8]) -> bool {
+        let Some(p) = self.host_ptr(pfn) else {
+            return false;
+        };
+        let n = out.len().min(PAGE_SIZE as usize);
+        // SAFETY: `host_ptr` points at a whole frame of the RAM arena or a device buffer,
+        // both mapped for the kernel's lifetime (`self` is borrowed from it); `out` is a
+        // Rust buffer, never guest memory, and n <= PAGE_SIZE. Concurrent guest stores
+        // may tear the copy but cannot make it touch memory outside the frame.
+        unsafe { std::ptr::copy_nonoverlapping(p, out.as_mut_ptr(), n) };
+        true
+    }
+
     /// Test-only fault injection: the `n`-th frame allocation from now (1 = the next) fails
     /// as if RAM were exhausted; `None` turns it off.
     pub fn fail_nth_allocation(&self, n: Option<u64>) {
@@ -339,7 +354,10 @@ impl PhysicalMemory {
     /// Always zeroed, even a frame never handed out or given back to the host: kernel
     /// code may have written it through the static mapping while it was free.
     fn take(&self, pool: &mut Pool, i: usize) {
-        debug_assert!(!bit(&pool.deferred, i), "frame {i} handed out in its grace period");
+        debug_assert!(
+            !bit(&pool.deferred, i),
+            "frame {i} handed out in its grace period"
+        );
         set_bit(&mut pool.free, i, false);
         pool.free_count -= 1;
         pool.refs[i] = 1;
@@ -397,11 +415,6 @@ impl PhysicalMemory {
             }
             pool.refs[i] = pool.refs[i].saturating_add(1);
         }
-    }
-
-    /// Adds one reference to `pfn` (see [`add_refs`](Self::add_refs)).
-    pub fn add_ref(&self, pfn: Pfn) {
-        self.add_refs(&[pfn]);
     }
 
     /// Drops one reference from each frame of `pfns`; frames whose count reaches zero go
@@ -548,7 +561,7 @@ mod tests {
     #[test]
     fn a_reference_on_a_free_frame_takes_it_out_of_the_pool() {
         let pm = PhysicalMemory::new(0, 4 * 4096, 0, Readers::new()).unwrap();
-        pm.add_ref(Pfn(0));
+        pm.add_refs(&[Pfn(0)]);
         let mut v = Vec::new();
         assert!(pm.alloc(1, &mut v));
         assert_eq!(v, vec![Pfn(1)]);
@@ -621,7 +634,11 @@ mod tests {
             "the frame was handed out while the access was in flight"
         );
         reader.leave();
-        assert_eq!(taker.join().unwrap(), vec![Pfn(0)], "lowest free first, as before");
+        assert_eq!(
+            taker.join().unwrap(),
+            vec![Pfn(0)],
+            "lowest free first, as before"
+        );
         pm.check_pool().unwrap();
     }
 

@@ -7,9 +7,25 @@ use std::sync::atomic::AtomicU64;
 use crate::error::{Error, ErrorCode, Result};
 use crate::flags::ProcessAccess;
 use crate::grace::AccessSlot;
-use crate::kernel::{Kernel, Mode};
+use crate::kernel::Kernel;
 use crate::process::{Handle, Pid, Process};
 use crate::tlb::Tlb;
+
+/// Whether a thread runs applications' code or drivers' and the kernel's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Mode {
+    /// User mode: applications.
+    User,
+    /// Kernel mode: drivers and the kernel.
+    Kernel,
+}
+
+impl Kernel {
+    /// A new thread running in NK.EXE in kernel mode.
+    pub fn thread(&self) -> Thread {
+        Thread::new(self.clone(), self.nk().clone())
+    }
+}
 
 /// A thread of the emulated system. Every call is a method on it, made in its context;
 /// a failing call sets its last error (a successful one leaves it unchanged).
@@ -29,16 +45,16 @@ pub struct Thread {
 
 impl Drop for Thread {
     fn drop(&mut self) {
-        self.kernel.0.readers.unregister(&self.slot);
+        self.kernel.readers().unregister(&self.slot);
     }
 }
 
 impl Thread {
-    pub(crate) fn new(kernel: Kernel, active: Arc<Process>) -> Self {
-        let slot = kernel.0.readers.register();
+    fn new(kernel: Kernel, active: Arc<Process>) -> Self {
+        let slot = kernel.readers().register();
         Self {
             slot,
-            generation: kernel.0.generation.clone(),
+            generation: kernel.generation().clone(),
             kernel,
             active,
             mode: Mode::Kernel,
@@ -124,7 +140,7 @@ impl Thread {
             }
             return Ok((self.active.clone(), ProcessAccess::ALL_ACCESS));
         }
-        let table = self.kernel.table();
+        let table = self.kernel.process_table();
         let entry = table.handles.get(&h.0).ok_or_else(|| {
             Error::bad_handle(format!("0x{:X} is not an open process handle", h.0))
         })?;

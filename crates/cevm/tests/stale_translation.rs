@@ -81,7 +81,7 @@ fn worker(kernel: Kernel, target: Arc<Target>, write: bool) {
             t.write_bytes(page, &data).is_ok()
         } else {
             let ok = t.read_bytes(page, &mut buf).is_ok();
-            if ok && buf.iter().any(|&b| b == TAG) {
+            if ok && buf.contains(&TAG) {
                 target.leaked_reads.fetch_add(1, Ordering::Relaxed);
             }
             ok

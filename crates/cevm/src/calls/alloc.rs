@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::flags::{AllocType, ProcessAccess, Protection, ValidProtection};
 use crate::layout::{MAX_USER_ALLOC, page_span, user_write_ok};
 use crate::phys::Pfn;
-use crate::process::{Handle, Process};
+use crate::process::{Handle, Process, Spaces};
 use crate::pte::{Pte, ReserveKind};
 use crate::space::AddressSpace;
 use crate::thread::Thread;
@@ -61,11 +61,8 @@ impl Thread {
                 )));
             }
         }
-        let owner = self.kernel.table_owner(proc, a);
-        let mut space = owner.space();
-        if !owner.is_alive() {
-            return Err(Error::bad_handle("the process has been terminated"));
-        }
+        let mut spaces = Spaces::for_range(self.kernel.nk(), proc, a, 1)?;
+        let space = spaces.holding(proc.pid(), a);
         // 2. A user-mode pure commit must lie inside one record's requested bytes.
         if user && pure_commit && space.record_holding_bytes(a, n).is_none() {
             return Err(Error::invalid(format!(
@@ -88,7 +85,7 @@ impl Thread {
         let commit = t.contains(AllocType::COMMIT);
         // 4. A NULL address implies MEM_RESERVE.
         if pure_commit {
-            return self.commit_existing(&mut space, a, n, prot);
+            return self.commit_existing(space, a, n, prot);
         }
         let kind = if t.contains(AllocType::AUTO_COMMIT) {
             ReserveKind::AutoCommit
@@ -120,7 +117,7 @@ impl Thread {
         // 6. Frames for the commit, before anything changes.
         let (_, pages) = page_span(base, n);
         let mut frames = Vec::new();
-        if commit && !self.kernel.phys().alloc(pages as usize, &mut frames) {
+        if commit && !self.kernel.memory().alloc(pages as usize, &mut frames) {
             return Err(Error::no_memory(format!(
                 "not enough free RAM to commit {pages} pages"
             )));
@@ -157,7 +154,7 @@ impl Thread {
             .filter(|&va| !space.table.get(va).is_committed())
             .count();
         let mut frames: Vec<Pfn> = Vec::with_capacity(missing);
-        if !self.kernel.phys().alloc(missing, &mut frames) {
+        if !self.kernel.memory().alloc(missing, &mut frames) {
             return Err(Error::no_memory(format!(
                 "not enough free RAM to commit {missing} pages"
             )));

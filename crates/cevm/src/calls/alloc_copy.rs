@@ -5,11 +5,12 @@ use crate::access::AccessKind;
 use crate::consts::PAGE_SIZE;
 use crate::error::{Error, ErrorCode, Result};
 use crate::flags::{ProcessAccess, Protection};
-use crate::kernel::{Mode, Spaces};
 use crate::layout::USER_BASE;
 use crate::process::Handle;
+use crate::process::Spaces;
 use crate::pte::ReserveKind;
 use crate::space::Reservation;
+use crate::thread::Mode;
 use crate::thread::Thread;
 
 impl Thread {
@@ -66,7 +67,7 @@ impl Thread {
             })?;
         // 3. The destination handle: NULL is the kernel.
         let dst_proc = if h_dst == Handle::NULL {
-            k.0.nk.clone()
+            k.nk().clone()
         } else {
             self.resolve(h_dst, ProcessAccess::VM_OPERATION, None)?
         };
@@ -81,11 +82,7 @@ impl Thread {
         let size = n + bo;
         let pages = (u64::from(n) + u64::from(po)).div_ceil(u64::from(PAGE_SIZE)) as u32;
         let layout = k.layout();
-        let src_owner = k.table_owner(&src_proc, p);
-        let mut spaces = Spaces::lock(&[&dst_proc, src_owner, &k.0.nk]);
-        if !dst_proc.is_alive() || !src_owner.is_alive() {
-            return Err(Error::bad_handle("the process has been terminated"));
-        }
+        let mut spaces = Spaces::lock(k.nk(), &[&dst_proc, &src_proc], true)?;
         let no_room =
             || Error::no_memory(format!("no room for 0x{size:X} bytes in the destination"));
         let base = spaces
@@ -126,7 +123,7 @@ impl Thread {
         // 5, 7, 9. Reserve, map the alias pages after the leading offset, add the record.
         let space = spaces.get(dst_proc.pid());
         space.take_place(&layout, base, u64::from(size));
-        k.phys().add_refs(&frames);
+        k.memory().add_refs(&frames);
         let record = Reservation {
             base,
             size,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use crate::error::{Error, ErrorCode, Result};
 use crate::flags::{PageAttributes, ProcessAccess};
 use crate::layout::page_span;
-use crate::process::{Handle, Process};
+use crate::process::{Handle, Process, Spaces};
 use crate::space::AddressSpace;
 use crate::thread::Thread;
 
@@ -61,11 +61,8 @@ impl Thread {
         if (n as i32) <= 0 {
             return Err(Error::invalid(format!("size 0x{n:X} must be positive")));
         }
-        let owner = self.kernel.table_owner(proc, a);
-        let mut space = owner.space();
-        if !owner.is_alive() {
-            return Err(Error::bad_handle("the process has been terminated"));
-        }
+        let mut spaces = Spaces::for_range(self.kernel.nk(), proc, a, 1)?;
+        let space = spaces.holding(proc.pid(), a);
         let (first, pages) = page_span(a, n);
         if space.record_holding_pages(first, pages).is_none()
             || AddressSpace::pages(first, pages).any(|va| !space.table.get(va).is_committed())

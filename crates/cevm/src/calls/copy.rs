@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::flags::{ProcessAccess, Protection, ValidProtection};
-use crate::kernel::{Kernel, Spaces};
+use crate::kernel::Kernel;
 use crate::layout::{KERNEL_BASE, USER_BASE, page_span};
 use crate::phys::Pfn;
-use crate::process::{Handle, Process};
+use crate::process::{Handle, Process, Spaces};
 use crate::pte::Pte;
 use crate::space::AddressSpace;
 use crate::thread::Thread;
@@ -29,7 +29,7 @@ impl Kernel {
         let first = pa >> 12;
         for i in 0..u64::from(count) {
             let pfn = Pfn(first + i);
-            if pfn.0 > Pfn::MAX || self.phys().kind(pfn).is_none() {
+            if pfn.0 > Pfn::MAX || self.memory().kind(pfn).is_none() {
                 return false;
             }
             out.push(pfn);
@@ -43,7 +43,7 @@ impl Kernel {
         let layout = self.layout();
         let last = u64::from(a) + u64::from(n.max(1)) - 1;
         (layout.is_static(a) && last < u64::from(layout.static_end))
-            .then(|| self.phys().ram_base() + u64::from(a - KERNEL_BASE))
+            .then(|| self.memory().ram_base() + u64::from(a - KERNEL_BASE))
     }
 
     /// Maps `frames` into the reserved pages from `first` with `prot`, taking a reference
@@ -55,7 +55,7 @@ impl Kernel {
         frames: &[Pfn],
         prot: ValidProtection,
     ) {
-        self.phys().add_refs(frames);
+        self.memory().add_refs(frames);
         let mut next = frames.iter();
         space
             .table
@@ -125,15 +125,10 @@ impl Thread {
             Source::Virtual(src)
         };
         let k = &self.kernel;
-        let dst_owner = k.table_owner(dst_proc, dst);
-        let src_owner = k.table_owner(src_proc, src);
-        let mut spaces = Spaces::lock(&[dst_owner, src_owner, &k.0.nk]);
-        if !dst_owner.is_alive() || !src_owner.is_alive() {
-            return Err(Error::bad_handle("the process has been terminated"));
-        }
+        let mut spaces = Spaces::lock(k.nk(), &[dst_proc, src_proc], true)?;
         // 2. The destination range inside one record's requested bytes.
         if spaces
-            .get(dst_owner.pid())
+            .holding(dst_proc.pid(), dst)
             .record_holding_bytes(dst, n)
             .is_none()
         {
@@ -156,7 +151,7 @@ impl Thread {
             .ok_or_else(|| {
                 Error::invalid(format!("protection 0x{:X} is not valid", prot.bits()))
             })?;
-        self.map_source(&mut spaces, dst_owner, dst, src_proc, source, n, vp)
+        self.map_source(&mut spaces, dst_proc, dst, src_proc, source, n, vp)
     }
 
     /// Steps 4–7 of VirtualCopy, shared with MmMapIoSpace: offsets, source frames,
@@ -165,7 +160,7 @@ impl Thread {
     pub(crate) fn map_source(
         &self,
         spaces: &mut Spaces,
-        dst_owner: &Arc<Process>,
+        dst_proc: &Arc<Process>,
         dst: u32,
         src_proc: &Arc<Process>,
         source: Source,
@@ -202,8 +197,7 @@ impl Thread {
                     // A range running past 4 GiB meets 0xFFFFF000 first, which is
                     // never committed, so the walk cannot wrap.
                     for va in AddressSpace::pages(s & !0xFFF, pages) {
-                        let owner = k.table_owner(src_proc, va).pid();
-                        let e = spaces.get(owner).table.get(va);
+                        let e = spaces.holding(src_proc.pid(), va).table.get(va);
                         if !e.is_committed() {
                             return Err(Error::invalid(format!(
                                 "source page 0x{va:08X} is not committed"
@@ -215,7 +209,7 @@ impl Thread {
             }
         }
         // 6. Every destination page reserved and not committed.
-        let space = spaces.get(dst_owner.pid());
+        let space = spaces.holding(dst_proc.pid(), first);
         if AddressSpace::pages(first, pages).any(|va| {
             let e = space.table.get(va);
             e.is_free() || e.is_committed()

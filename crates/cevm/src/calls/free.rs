@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, Result};
 use crate::flags::{AllocType, ProcessAccess};
 use crate::layout::{MAX_USER_ALLOC, page_span};
-use crate::process::{Handle, Process};
+use crate::process::{Handle, Process, Spaces};
 use crate::pte::Pte;
 use crate::space::AddressSpace;
 use crate::thread::Thread;
@@ -45,14 +45,8 @@ impl Thread {
                 "user-mode frees must lie below 0x{MAX_USER_ALLOC:08X}"
             )));
         }
-        let owner = self.kernel.table_owner(proc, a);
-        let mut space = owner.space();
-        if !owner.is_alive() {
-            return Err(Error::new(
-                ErrorCode::InvalidHandle,
-                "the process has been terminated",
-            ));
-        }
+        let mut spaces = Spaces::for_range(self.kernel.nk(), proc, a, 1)?;
+        let space = spaces.holding(proc.pid(), a);
         let mut frames = Vec::new();
         if release {
             // 3. The exact base of a record; never a reservation with locked pages.
@@ -88,7 +82,7 @@ impl Thread {
             }
         }
         // Still under the space lock, so no observer sees counts without their entries.
-        self.kernel.phys().release(frames);
+        self.kernel.memory().release(frames);
         Ok(())
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::flags::{Access, AllocType, ValidProtection};
-use crate::kernel::Spaces;
+use crate::process::Spaces;
 use crate::pte::ReserveKind;
 use crate::thread::Thread;
 
@@ -44,10 +44,7 @@ impl Thread {
             )));
         }
         let layout = k.layout();
-        let mut spaces = Spaces::lock(&[&proc, &k.0.nk]);
-        if !proc.is_alive() {
-            return Err(Error::bad_handle("the process has been terminated"));
-        }
+        let mut spaces = Spaces::lock(k.nk(), &[&proc], true)?;
         let base = spaces
             .get(proc.pid())
             .find_place(&layout, u64::from(size))

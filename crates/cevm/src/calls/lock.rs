@@ -5,10 +5,10 @@ use std::sync::Arc;
 use crate::access::AccessKind;
 use crate::error::{Error, ErrorCode, Result};
 use crate::flags::{LockFlags, ProcessAccess};
-use crate::kernel::Mode;
 use crate::layout::{SHARED_HEAP_BASE, USER_BASE, page_floor, page_span};
-use crate::process::{Handle, Process};
+use crate::process::{Handle, Process, Spaces};
 use crate::space::LockRecord;
+use crate::thread::Mode;
 use crate::thread::Thread;
 
 impl Thread {
@@ -99,15 +99,9 @@ impl Thread {
             let base = pa & !0xFFF;
             return Ok((0..u64::from(pages)).map(|i| base + i * 0x1000).collect());
         }
-        // 3. Bring every page in, all or nothing.
-        let owner = k.table_owner(proc, a);
-        let mut spaces = k.lock_for(proc, a, n);
-        // The lock record is tagged with `proc`, so `proc` itself must still be alive
-        // under the lock (termination drops its records from the kernel's space after
-        // marking it dead), not just the space holding the pages.
-        if !owner.is_alive() || !proc.is_alive() {
-            return Err(Error::bad_handle("the process has been terminated"));
-        }
+        // 3. Bring every page in, all or nothing. The lock record is tagged with `proc`,
+        // which `Spaces` has found alive under its own lock.
+        let mut spaces = Spaces::for_range(k.nk(), proc, a, n)?;
         let kind = if flags.contains(LockFlags::WRITE) {
             AccessKind::Write
         } else {
@@ -124,8 +118,7 @@ impl Thread {
         // 4–5. The frames; a lock record unless only queried.
         if !flags.contains(LockFlags::QUERY_ONLY) {
             for (start, count) in lock_parts(first, pages) {
-                let holder = k.table_owner(proc, start).pid();
-                spaces.get(holder).locks.push(LockRecord {
+                spaces.holding(proc.pid(), start).locks.push(LockRecord {
                     start,
                     pages: count,
                     owner: proc.pid().0,
@@ -148,10 +141,7 @@ impl Thread {
         }
         // 6. Exactly one existing record.
         let (first, pages) = page_span(a, n);
-        let mut spaces = k.lock_for(proc, a, n);
-        if !proc.is_alive() {
-            return Err(Error::bad_handle("the process has been terminated"));
-        }
+        let mut spaces = Spaces::for_range(k.nk(), proc, a, n)?;
         // A record matches only as part of the same whole LockPages range, so half of a
         // lock across the shared heap base cannot be unlocked on its own. Every part is
         // found before any is removed, and looked up again at removal because both parts
@@ -162,9 +152,8 @@ impl Thread {
         };
         let parts = lock_parts(first, pages);
         for &(start, count) in &parts {
-            let holder = k.table_owner(proc, start).pid();
             if !spaces
-                .get(holder)
+                .holding(proc.pid(), start)
                 .locks
                 .iter()
                 .any(|l| matches(l, start, count))
@@ -175,7 +164,7 @@ impl Thread {
             }
         }
         for (start, count) in parts {
-            let locks = &mut spaces.get(k.table_owner(proc, start).pid()).locks;
+            let locks = &mut spaces.holding(proc.pid(), start).locks;
             if let Some(at) = locks.iter().rposition(|l| matches(l, start, count)) {
                 locks.remove(at);
             }

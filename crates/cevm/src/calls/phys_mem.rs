@@ -3,6 +3,7 @@
 use crate::error::{Error, Result};
 use crate::flags::{AllocType, Protection};
 use crate::phys::Pfn;
+use crate::process::Spaces;
 use crate::pte::ReserveKind;
 use crate::thread::Thread;
 
@@ -52,14 +53,15 @@ impl Thread {
             return Err(Error::invalid(format!("flags 0x{flags:X} must be 0")));
         }
         let layout = k.layout();
-        let nk = &k.0.nk;
-        let mut space = nk.space();
+        let nk = k.nk();
+        let mut spaces = Spaces::lock(nk, &[nk], false)?;
+        let space = spaces.get(nk.pid());
         let base = space.find_place(&layout, u64::from(n)).ok_or_else(|| {
             Error::no_memory(format!("no room in kernel memory for 0x{n:X} bytes"))
         })?;
         let pages = n.div_ceil(0x1000);
         let first = k
-            .phys()
+            .memory()
             .alloc_contiguous(pages as usize, u64::from(align_mask))
             .ok_or_else(|| {
                 Error::no_memory(format!(
@@ -73,10 +75,10 @@ impl Thread {
             nocache: true,
             ..vp
         };
-        k.map_frames(&mut space, base, &frames, prot);
+        k.map_frames(space, base, &frames, prot);
         // map_frames took a reference on top of the allocation's own; dropped while the
         // space is still locked so no observer sees a count without its entry.
-        k.phys().release(frames);
+        k.memory().release(frames);
         Ok((base, first.addr()))
     }
 }

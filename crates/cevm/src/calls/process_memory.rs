@@ -5,9 +5,9 @@ use std::sync::Arc;
 use crate::access::AccessKind;
 use crate::error::{Error, Result};
 use crate::flags::ProcessAccess;
-use crate::kernel::Mode;
 use crate::layout::{user_read_ok, user_write_ok};
 use crate::process::{Handle, Process};
+use crate::thread::Mode;
 use crate::thread::Thread;
 
 impl Thread {

@@ -14,7 +14,7 @@ impl Thread {
         pid: Pid,
     ) -> Result<Handle> {
         let r = (|| {
-            let mut table = self.kernel.table_mut();
+            let mut table = self.kernel.process_table_mut();
             if !table.processes.contains_key(&pid) {
                 return Err(Error::invalid(format!(
                     "no live process has id 0x{:X}",
@@ -44,7 +44,7 @@ impl Thread {
             if h == Handle::CURRENT_PROCESS {
                 return Ok(());
             }
-            let mut table = self.kernel.table_mut();
+            let mut table = self.kernel.process_table_mut();
             match table.handles.get(&h.0) {
                 Some(e) if !e.is_pid => {
                     table.handles.remove(&h.0);

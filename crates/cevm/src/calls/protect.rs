@@ -5,7 +5,7 @@ use std::sync::Arc;
 use crate::error::{Error, ErrorCode, Result};
 use crate::flags::{ProcessAccess, Protection};
 use crate::layout::{page_span, user_write_ok};
-use crate::process::{Handle, Process};
+use crate::process::{Handle, Process, Spaces};
 use crate::space::AddressSpace;
 use crate::thread::Thread;
 
@@ -41,11 +41,8 @@ impl Thread {
         n: u32,
         new: Protection,
     ) -> Result<Protection> {
-        let owner = self.kernel.table_owner(proc, a);
-        let mut space = owner.space();
-        if !owner.is_alive() {
-            return Err(Error::bad_handle("the process has been terminated"));
-        }
+        let mut spaces = Spaces::for_range(self.kernel.nk(), proc, a, 1)?;
+        let space = spaces.holding(proc.pid(), a);
         // 2. A positive size inside one record's requested bytes; in user mode also the
         // user pointer rule of §3 (for writing), so an application cannot change the
         // protection of the shared heap or kernel memory.
@@ -86,10 +83,10 @@ impl Thread {
             changed |= new != e;
             space.table.set(va, new);
         }
-        drop(space);
+        drop(spaces);
         // When the call returns, no access that another thread began under the old
         // protection is still in flight (as a TLB shoot-down would ensure).
-        let readers = &self.kernel.0.readers;
+        let readers = self.kernel.readers();
         if changed && readers.others_may_translate() {
             readers.synchronize();
         }

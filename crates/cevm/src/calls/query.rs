@@ -6,7 +6,7 @@ use crate::consts::{BLOCK_SIZE, MEMORY_BASIC_INFORMATION_SIZE, PAGE_SIZE};
 use crate::error::{Error, ErrorCode, Result};
 use crate::flags::{AllocType, ProcessAccess, Protection};
 use crate::layout::{USER_BASE, block_floor, page_floor, user_read_ok};
-use crate::process::{Handle, Process};
+use crate::process::{Handle, Process, Spaces};
 use crate::pte::{PageState, ReserveKind};
 use crate::thread::Thread;
 
@@ -86,11 +86,8 @@ impl Thread {
             info.protect = Protection::READWRITE;
             return Ok(info);
         }
-        let owner = self.kernel.table_owner(proc, a);
-        let space = owner.space();
-        if !proc.is_alive() {
-            return Err(Error::bad_handle("the process has been terminated"));
-        }
+        let mut spaces = Spaces::for_range(self.kernel.nk(), proc, a, 1)?;
+        let space = spaces.holding(proc.pid(), a);
         let e = space.table.get(page);
         if e.is_free() {
             let area = layout.area_of(page);

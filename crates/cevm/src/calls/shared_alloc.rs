@@ -4,6 +4,7 @@
 use crate::error::{Error, ErrorCode, Result};
 use crate::flags::{Access, AllocType, ValidProtection};
 use crate::layout::{SHARED_HEAP_BASE, SHARED_HEAP_END, page_span};
+use crate::process::Spaces;
 use crate::pte::{Pte, ReserveKind};
 use crate::space::AddressSpace;
 use crate::thread::Thread;
@@ -34,9 +35,10 @@ impl Thread {
             guard: false,
             nocache: false,
         };
-        let nk = &self.kernel.0.nk;
-        let mut space = nk.space();
-        let phys = self.kernel.phys();
+        let nk = self.kernel.nk();
+        let mut spaces = Spaces::lock(nk, &[nk], false)?;
+        let space = spaces.get(nk.pid());
+        let phys = self.kernel.memory();
         if a == 0 {
             let (_, pages) = page_span(0, n);
             // Find without moving the cursor, so a failed commit changes nothing.

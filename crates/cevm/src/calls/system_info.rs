@@ -2,6 +2,7 @@
 
 use crate::consts::{BLOCK_SIZE, PAGE_SIZE};
 use crate::layout::{MAX_USER_ALLOC, USER_BASE};
+use crate::process::Spaces;
 use crate::thread::Thread;
 
 /// `SYSTEM_INFO` as cevm's x86 CE reports it.
@@ -63,12 +64,14 @@ impl Thread {
 
     /// `GlobalMemoryStatus`.
     pub fn global_memory_status(&self) -> MemoryStatus {
-        let phys = self.kernel.phys();
+        let phys = self.kernel.memory();
         let total = phys.total_frames() as u64;
         let free = phys.free_frames() as u64;
-        let space = self.active.space();
         let mut in_use = 0u64;
-        for r in space.records.values() {
+        // A process that has ended has no records left.
+        let mut spaces = Spaces::lock(self.kernel.nk(), &[&self.active], false).ok();
+        let records = spaces.as_mut().map(|s| &s.get(self.active.pid()).records);
+        for r in records.into_iter().flat_map(|r| r.values()) {
             let s = u64::from(r.base).max(u64::from(USER_BASE));
             let e = r.block_end().min(u64::from(MAX_USER_ALLOC));
             if e > s {

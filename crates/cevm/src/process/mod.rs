@@ -1,4 +1,6 @@
-//! Processes and the one table that hands out process ids and handle values.
+//! Processes and the one table that hands out process ids and handle values. A process's
+//! address space is reached only through [`Spaces`] (`spaces.rs`), the one door that locks
+//! spaces in order and checks liveness by one rule.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -6,6 +8,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::flags::ProcessAccess;
 use crate::space::AddressSpace;
+
+mod spaces;
+
+pub(crate) use spaces::{Spaces, lock_all, lock_ending};
 
 /// A process id. Every id is also a full-access handle to its process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -74,8 +80,8 @@ impl Process {
     }
 
     /// Locks its address space (one lock per space; poisoning is ignored because every
-    /// call validates before it mutates).
-    pub(crate) fn space(&self) -> MutexGuard<'_, AddressSpace> {
+    /// call validates before it mutates). Only `Spaces` calls it.
+    fn space(&self) -> MutexGuard<'_, AddressSpace> {
         self.space.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
