@@ -171,16 +171,15 @@ impl Kernel {
             }
         }
         if !pending.is_empty() {
-            let mut frames = Vec::with_capacity(pending.len());
-            if !self.memory().alloc(pending.len(), &mut frames) {
+            let Some(frames) = self.memory().alloc(pending.len()) else {
                 // A thread touching the pages in order would commit as many as there are
                 // free frames and fault on the next one.
                 let free = self.memory().free_frames();
                 let at = pending.get(free).unwrap_or(&pending[0]).2;
                 out.truncate(base);
                 return Err(Exception::access_violation(at, write));
-            }
-            for (&(slot, va, _), &pfn) in pending.iter().zip(&frames) {
+            };
+            for (&(slot, va, _), pfn) in pending.iter().zip(frames.install()) {
                 spaces
                     .holding(proc.pid(), va)
                     .table

@@ -7,11 +7,11 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use crate::consts::{BLOCK_SIZE, PAGE_SIZE};
 use crate::error::{Error, Result};
 use crate::flags::{Access, ProcessAccess, ValidProtection};
+use crate::frame_refs::FrameRefs;
 use crate::grace::Readers;
 use crate::layout::{DLL_BASE, KDATA_PAGE, Layout, MAX_RAM_BYTES, USER_BASE};
 use crate::phys::PhysicalMemory;
 use crate::process::{HandleEntry, Pid, Process, ProcessTable, Spaces, lock_ending};
-use crate::pte::Pte;
 use crate::space::AddressSpace;
 
 /// How to build a kernel.
@@ -183,23 +183,17 @@ impl Kernel {
         // The table stays locked from the frame's allocation until the process holding it
         // is listed, so the invariant checker never sees the frame without its entry.
         let mut table = write(&self.0.processes);
-        let mut frames = Vec::with_capacity(1);
-        if !self.0.phys.alloc(1, &mut frames) {
-            return Err(Error::no_memory(
-                "no free RAM frame for the new process's kernel-data page",
-            ));
-        }
+        let frames = self.0.phys.alloc(1).ok_or_else(|| {
+            Error::no_memory("no free RAM frame for the new process's kernel-data page")
+        })?;
         let ro = ValidProtection {
             access: Access::ReadOnly,
             guard: false,
             nocache: false,
         };
-        space
-            .table
-            .set(KDATA_PAGE, Pte::committed(frames[0], ro, false));
+        space.commit_frames(KDATA_PAGE, frames, ro, false);
         let Some(v) = table.next_value() else {
-            drop(table);
-            self.0.phys.release(frames);
+            self.0.phys.release(space.unreserve(0));
             return Err(Error::no_memory("the handle table is full"));
         };
         let pid = Pid(v);
@@ -264,7 +258,7 @@ impl Kernel {
         let mut table = self.process_table_mut();
         table.processes.remove(&proc.pid());
         table.handles.retain(|_, h| h.pid != proc.pid());
-        let mut frames = Vec::new();
+        let mut frames = FrameRefs::new();
         {
             // Dead under its own space lock: a call that locks the space afterwards sees it
             // ended (the liveness rule of `Spaces`), one that locked it before has finished.
@@ -273,7 +267,7 @@ impl Kernel {
             let bases: Vec<u32> = space.records.keys().copied().collect();
             space.locks.clear();
             for b in bases {
-                space.unreserve(b, &mut frames);
+                frames.append(space.unreserve(b));
             }
             space.table.clear();
         }

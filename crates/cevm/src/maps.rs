@@ -131,7 +131,7 @@ impl Kernel {
             } else {
                 None
             };
-            let requested = rec.and_then(|r| r.alias_request);
+            let requested = rec.and_then(|r| r.origin.requested());
             let exposed = match requested {
                 Some((s, n)) if e.is_committed() => {
                     let before = if va <= s && s < va + 0x1000 {

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use crate::arena::Arena;
 use crate::consts::PAGE_SIZE;
+use crate::frame_refs::FrameRefs;
 use crate::grace::Readers;
 
 /// A physical frame number: physical address >> 12 (physical addresses have up to 40 bits).
@@ -269,11 +270,13 @@ impl PhysicalMemory {
 
     /// Test-only fault injection: the `n`-th frame allocation from now (1 = the next) fails
     /// as if RAM were exhausted; `None` turns it off.
+    #[cfg(any(test, feature = "fault-injection"))]
     pub fn fail_nth_allocation(&self, n: Option<u64>) {
         lock(&self.pool).fail_countdown = n;
     }
 
     /// Whether an injected failure (of either kind) is still waiting to happen.
+    #[cfg(any(test, feature = "fault-injection"))]
     pub fn injection_pending(&self) -> bool {
         let pool = lock(&self.pool);
         pool.fail_countdown.is_some() || pool.host_fail_countdown.is_some()
@@ -282,6 +285,7 @@ impl PhysicalMemory {
     /// Test-only fault injection: the `n`-th host-arena operation from now (giving freed
     /// frames back, mapping a device buffer) fails as if the host refused; `None` turns it
     /// off.
+    #[cfg(any(test, feature = "fault-injection"))]
     pub fn fail_nth_host_operation(&self, n: Option<u64>) {
         lock(&self.pool).host_fail_countdown = n;
     }
@@ -305,16 +309,17 @@ impl PhysicalMemory {
     }
 
     /// Hands out `count` zeroed frames, each with one reference, lowest free frames first;
-    /// all or nothing.
-    pub fn alloc(&self, count: usize, out: &mut Vec<Pfn>) -> bool {
+    /// all or nothing (`None`: not enough free frames).
+    pub fn alloc(&self, count: usize) -> Option<FrameRefs> {
         let mut pool = lock(&self.pool);
         if count == 0 {
-            return true;
+            return Some(FrameRefs::new());
         }
         if Self::injected_failure(&mut pool) || pool.free_count < count {
-            return false;
+            return None;
         }
-        let start = out.len();
+        let mut out = Vec::with_capacity(count);
+        let start = 0;
         let mut w = pool.hint;
         // First the lowest free frames, then (if any is deferred) the grace period, then
         // take them: the order of hand-out is the same with or without other threads.
@@ -336,7 +341,7 @@ impl PhysicalMemory {
         for p in &out[start..] {
             self.take(&mut pool, index(p));
         }
-        true
+        Some(FrameRefs::owning(out))
     }
 
     /// Ends the grace period of every deferred frame when any of `frames` is deferred:
@@ -370,7 +375,7 @@ impl PhysicalMemory {
 
     /// Finds `count` physically contiguous free frames whose physical address satisfies
     /// `(pa & align_mask) == 0`, zeroes them and gives each one reference.
-    pub fn alloc_contiguous(&self, count: usize, align_mask: u64) -> Option<Pfn> {
+    pub fn alloc_contiguous(&self, count: usize, align_mask: u64) -> Option<FrameRefs> {
         let mut pool = lock(&self.pool);
         if count == 0 || Self::injected_failure(&mut pool) || pool.free_count < count {
             return None;
@@ -388,16 +393,24 @@ impl PhysicalMemory {
                     for j in i..i + count {
                         self.take(&mut pool, j);
                     }
-                    return Some(self.ram_pfn(i));
+                    return Some(FrameRefs::owning(
+                        (i..i + count).map(|j| self.ram_pfn(j)).collect(),
+                    ));
                 }
             }
         }
         None
     }
 
-    /// Adds one reference to each frame of `pfns`; a free RAM frame leaves the pool with
-    /// its bytes as they are. Device frames are not counted.
-    pub fn add_refs(&self, pfns: &[Pfn]) {
+    /// Takes one more reference on each frame of `pfns` (for new entries that map frames
+    /// others map already, or frames reached by physical address); a free RAM frame leaves
+    /// the pool with its bytes as they are. Device frames are not counted.
+    pub fn take_refs(&self, pfns: &[Pfn]) -> FrameRefs {
+        self.add_refs(pfns);
+        FrameRefs::owning(pfns.to_vec())
+    }
+
+    fn add_refs(&self, pfns: &[Pfn]) {
         let mut pool = lock(&self.pool);
         let indices = pfns.iter().filter_map(|&p| self.ram_index(p));
         self.end_grace_if_any(&mut pool, indices);
@@ -417,9 +430,11 @@ impl PhysicalMemory {
         }
     }
 
-    /// Drops one reference from each frame of `pfns`; frames whose count reaches zero go
-    /// back to the pool (and, past the resident threshold, back to the host).
-    pub fn release(&self, pfns: impl IntoIterator<Item = Pfn>) {
+    /// Drops the references `refs` owns; frames whose count reaches zero go back to the
+    /// pool (deferred while other threads exist; past the resident threshold, back to the
+    /// host).
+    pub fn release(&self, refs: FrameRefs) {
+        let pfns = refs.into_released();
         let mut pool = lock(&self.pool);
         let defer = self.readers.others_may_translate();
         for pfn in pfns {
@@ -519,58 +534,65 @@ impl PhysicalMemory {
 mod tests {
     use super::*;
 
+    fn pool(frames: u64) -> PhysicalMemory {
+        PhysicalMemory::new(0, frames * 4096, 0, Readers::new()).unwrap()
+    }
+
     #[test]
     fn frames_are_handed_out_zeroed_and_counted() {
-        let pm = PhysicalMemory::new(0, 16 * 4096, 0, Readers::new()).unwrap();
-        let mut v = Vec::new();
-        assert!(pm.alloc(2, &mut v));
-        assert_eq!(v, vec![Pfn(0), Pfn(1)]);
+        let pm = pool(16);
+        let v = pm.alloc(2).unwrap();
+        assert_eq!(v.frames(), &[Pfn(0), Pfn(1)]);
         let p = pm.host_ptr(Pfn(0)).unwrap();
         // SAFETY: p points at a live 4 KiB frame.
         unsafe { *p = 0xAA };
-        pm.release([Pfn(0)]);
+        let mut frames = v.install();
+        pm.release(FrameRefs::owning(vec![frames.next().unwrap()]));
         assert_eq!(pm.free_frames(), 15);
-        let mut w = Vec::new();
-        assert!(pm.alloc(1, &mut w));
-        assert_eq!(w, vec![Pfn(0)], "lowest free frame first");
+        let w = pm.alloc(1).unwrap();
+        assert_eq!(w.frames(), &[Pfn(0)], "lowest free frame first");
         // SAFETY: as above.
         assert_eq!(unsafe { *p }, 0, "reused frames come back zeroed");
+        pm.release(w);
+        pm.release(FrameRefs::owning(frames.collect()));
         pm.check_pool().unwrap();
     }
 
     #[test]
     fn allocation_is_all_or_nothing() {
-        let pm = PhysicalMemory::new(0, 4 * 4096, 0, Readers::new()).unwrap();
-        let mut v = Vec::new();
-        assert!(!pm.alloc(5, &mut v));
-        assert!(v.is_empty());
+        let pm = pool(4);
+        assert!(pm.alloc(5).is_none());
         assert_eq!(pm.free_frames(), 4);
     }
 
     #[test]
     fn contiguous_allocation_respects_alignment() {
-        let pm = PhysicalMemory::new(0, 64 * 4096, 0, Readers::new()).unwrap();
-        let mut v = Vec::new();
-        assert!(pm.alloc(1, &mut v));
-        let first = pm.alloc_contiguous(4, 0x3FFF).unwrap();
-        assert_eq!(first.addr(), 0x4000);
+        let pm = pool(64);
+        let one = pm.alloc(1).unwrap();
+        let run = pm.alloc_contiguous(4, 0x3FFF).unwrap();
+        assert_eq!(run.frames()[0].addr(), 0x4000);
+        assert_eq!(run.len(), 4);
         assert_eq!(pm.free_frames(), 64 - 5);
         assert!(pm.alloc_contiguous(61, 0).is_none());
+        pm.release(one);
+        pm.release(run);
     }
 
     #[test]
     fn a_reference_on_a_free_frame_takes_it_out_of_the_pool() {
-        let pm = PhysicalMemory::new(0, 4 * 4096, 0, Readers::new()).unwrap();
-        pm.add_refs(&[Pfn(0)]);
-        let mut v = Vec::new();
-        assert!(pm.alloc(1, &mut v));
-        assert_eq!(v, vec![Pfn(1)]);
+        let pm = pool(4);
+        let taken = pm.take_refs(&[Pfn(0)]);
+        let v = pm.alloc(1).unwrap();
+        assert_eq!(v.frames(), &[Pfn(1)]);
         pm.check_pool().unwrap();
+        pm.release(taken);
+        pm.release(v);
+        assert_eq!(pm.free_frames(), 4);
     }
 
     #[test]
     fn devices_must_not_overlap() {
-        let pm = PhysicalMemory::new(0, 4 * 4096, 0, Readers::new()).unwrap();
+        let pm = pool(4);
         assert!(
             pm.add_device("uart", 0x1000, 0x100).is_err(),
             "overlaps RAM"
@@ -584,17 +606,17 @@ mod tests {
 
     #[test]
     fn a_refused_punch_still_hands_frames_out_zeroed() {
-        let pm = PhysicalMemory::new(0, 4 * 4096, 0, Readers::new()).unwrap();
-        let mut v = Vec::new();
-        assert!(pm.alloc(1, &mut v));
-        let p = pm.host_ptr(v[0]).unwrap();
+        let pm = pool(4);
+        let v = pm.alloc(1).unwrap();
+        let p = pm.host_ptr(v.frames()[0]).unwrap();
         // SAFETY: p points at a live 4 KiB frame.
         unsafe { p.add(100).write(0x5A) };
         pm.fail_nth_host_operation(Some(1));
-        pm.release(v.drain(..));
-        assert!(pm.alloc(1, &mut v));
+        pm.release(v);
+        let v = pm.alloc(1).unwrap();
         // SAFETY: as above.
         assert_eq!(unsafe { p.add(100).read() }, 0);
+        pm.release(v);
         pm.check_pool().unwrap();
         pm.fail_nth_host_operation(Some(1));
         assert!(pm.add_device("uart", 0x1000_0000, 0x1000).is_err());
@@ -609,23 +631,21 @@ mod tests {
         let readers = Readers::new();
         let reader = readers.register();
         let _allocator = readers.register();
-        let pm = std::sync::Arc::new(PhysicalMemory::new(0, 4 * 4096, 0, readers).unwrap());
-        let mut v = Vec::new();
-        assert!(pm.alloc(1, &mut v));
+        let pm = Arc::new(PhysicalMemory::new(0, 4 * 4096, 0, readers).unwrap());
+        let v = pm.alloc(1).unwrap();
         // A thread is inside an access through an old translation of the frame when the
         // frame's last mapping goes away.
         reader.enter();
-        pm.release(v.drain(..));
+        pm.release(v);
         assert_eq!(pm.free_frames(), 4, "a deferred frame still counts as free");
         pm.check_pool().unwrap();
-        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let taker = {
             let (pm, done) = (pm.clone(), done.clone());
             std::thread::spawn(move || {
-                let mut w = Vec::new();
-                assert!(pm.alloc(1, &mut w));
+                let w = pm.alloc(1).unwrap();
                 done.store(true, std::sync::atomic::Ordering::SeqCst);
-                w
+                w.into_released()
             })
         };
         std::thread::sleep(std::time::Duration::from_millis(50));
@@ -634,22 +654,21 @@ mod tests {
             "the frame was handed out while the access was in flight"
         );
         reader.leave();
-        assert_eq!(
-            taker.join().unwrap(),
-            vec![Pfn(0)],
-            "lowest free first, as before"
-        );
+        let got = taker.join().unwrap();
+        assert_eq!(got, vec![Pfn(0)], "lowest free first, as before");
+        pm.release(FrameRefs::owning(got));
         pm.check_pool().unwrap();
     }
 
     #[test]
     fn fault_injection_fails_the_nth_allocation() {
-        let pm = PhysicalMemory::new(0, 8 * 4096, 0, Readers::new()).unwrap();
+        let pm = pool(8);
         pm.fail_nth_allocation(Some(2));
-        let mut v = Vec::new();
-        assert!(pm.alloc(1, &mut v));
-        assert!(!pm.alloc(1, &mut v));
-        assert!(pm.alloc(1, &mut v));
-        assert_eq!(v.len(), 2);
+        let a = pm.alloc(1).unwrap();
+        assert!(pm.alloc(1).is_none());
+        let b = pm.alloc(1).unwrap();
+        assert_eq!(pm.free_frames(), 6);
+        pm.release(a);
+        pm.release(b);
     }
 }

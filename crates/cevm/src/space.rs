@@ -6,7 +6,10 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use crate::consts::{BLOCK_SIZE, PAGE_SIZE};
+use crate::flags::ValidProtection;
+use crate::frame_refs::FrameRefs;
 use crate::layout::{Layout, SHARED_HEAP_BASE, SHARED_HEAP_END};
+use crate::origin::Origin;
 use crate::page_table::PageTable;
 use crate::pte::{Pte, ReserveKind};
 
@@ -19,16 +22,16 @@ pub struct Reservation {
     pub size: u32,
     /// What its reserved pages are.
     pub kind: ReserveKind,
-    /// For a VirtualAllocCopyEx alias: the bytes the caller asked to alias
-    /// (`start`, `len`); the rest of the alias's pages are exposed beyond the request.
-    pub alias_request: Option<(u32, u32)>,
-    /// Made by the kernel when the process was created (the first block, the DLL
-    /// barrier): its pages are reserved (kernel mode may commit them), but it is not a VA
-    /// record, so nothing can release it or decommit, protect or copy into it.
-    pub fixed: bool,
+    /// What made it, and where its pages come from.
+    pub origin: Origin,
 }
 
 impl Reservation {
+    /// Whether it is a VA record (every reservation but the fixed blocks of a new process).
+    pub fn is_record(&self) -> bool {
+        self.origin != Origin::Fixed
+    }
+
     /// End of the requested bytes (exclusive).
     pub fn byte_end(&self) -> u64 {
         u64::from(self.base) + u64::from(self.size)
@@ -53,6 +56,26 @@ impl Reservation {
     pub fn holds_pages(&self, first: u32, pages: u32) -> bool {
         first >= self.base
             && u64::from(first) + u64::from(pages) * u64::from(PAGE_SIZE) <= self.page_end()
+    }
+}
+
+/// A place found for a new reservation and not taken yet (nothing has changed): taking it
+/// moves the placement cursor in the same step (see [`AddressSpace::take`]).
+#[must_use = "a placement changes nothing until it is taken"]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Placement {
+    base: u32,
+    len: u64,
+    /// End of the area the cursor moves in.
+    end: u64,
+    /// The shared-heap cursor rather than the process (or kernel VM) one.
+    shared: bool,
+}
+
+impl Placement {
+    /// Where the reservation will start.
+    pub fn base(&self) -> u32 {
+        self.base
     }
 }
 
@@ -120,7 +143,7 @@ impl AddressSpace {
     /// The VA record whose requested bytes contain all of `[a, a + n)` (`n` may be 0).
     pub fn record_holding_bytes(&self, a: u32, n: u32) -> Option<&Reservation> {
         let (_, r) = self.records.range(..=a).next_back()?;
-        (!r.fixed && r.holds_bytes(a, n)).then_some(r)
+        (r.is_record() && r.holds_bytes(a, n)).then_some(r)
     }
 
     /// The reservation (a VA record or a fixed block) whose page extent holds all of the
@@ -132,15 +155,12 @@ impl AddressSpace {
 
     /// The VA record based exactly at `base`.
     pub fn record_based_at(&self, base: u32) -> Option<&Reservation> {
-        self.records.get(&base).filter(|r| !r.fixed)
+        self.records.get(&base).filter(|r| r.is_record())
     }
 
     /// Reserves a block the kernel sets up for a new process (not a VA record).
     pub fn reserve_fixed(&mut self, base: u32, size: u32) {
-        self.reserve(base, size, ReserveKind::Plain);
-        if let Some(r) = self.records.get_mut(&base) {
-            r.fixed = true;
-        }
+        self.reserve(base, size, ReserveKind::Plain, Origin::Fixed);
     }
 
     /// The record whose requested bytes or pages contain `a`.
@@ -187,41 +207,58 @@ impl AddressSpace {
     }
 
     /// NULL-address placement (semantics.md §3): first fit upward from the cursor, then
-    /// (processes only) from the start of the area up to the cursor. Changes nothing.
-    pub fn find_place(&self, layout: &Layout, len: u64) -> Option<u32> {
+    /// (processes only) from the start of the area up to the cursor. Changes nothing until
+    /// the place is taken.
+    pub fn find_place(&self, layout: &Layout, len: u64) -> Option<Placement> {
         let (start, end) = layout.placement_area(self.kernel);
         let cursor = self.cursor;
-        self.find_free(cursor, end, len)
-            .or_else(|| (!self.kernel).then(|| self.find_free(start, u64::from(cursor), len))?)
+        let base = self
+            .find_free(cursor, end, len)
+            .or_else(|| (!self.kernel).then(|| self.find_free(start, u64::from(cursor), len))?)?;
+        Some(Placement {
+            base,
+            len,
+            end,
+            shared: false,
+        })
     }
 
-    /// Takes a place [`find_place`](Self::find_place) found: moves the cursor past it
-    /// when it starts at the cursor.
-    pub fn take_place(&mut self, layout: &Layout, found: u32, len: u64) {
-        let (_, end) = layout.placement_area(self.kernel);
-        advance(&mut self.cursor, found, len, end);
-    }
-
-    /// Placement in the shared heap (kernel space only), with its own cursor; the
-    /// cursor moves as for [`take_place`](Self::take_place).
-    pub fn place_shared(&mut self, len: u64) -> Option<u32> {
+    /// Placement in the shared heap (kernel space only), with its own cursor and the
+    /// same rule. Changes nothing until the place is taken.
+    pub fn find_shared(&self, len: u64) -> Option<Placement> {
         let end = u64::from(SHARED_HEAP_END);
         let cursor = self.shared_cursor;
-        let found = self
+        let base = self
             .find_free(cursor, end, len)
             .or_else(|| self.find_free(SHARED_HEAP_BASE, u64::from(cursor), len))?;
-        advance(&mut self.shared_cursor, found, len, end);
-        Some(found)
+        Some(Placement {
+            base,
+            len,
+            end,
+            shared: true,
+        })
+    }
+
+    /// Takes a place found by [`find_place`](Self::find_place) or
+    /// [`find_shared`](Self::find_shared), once everything else the call needs is known to
+    /// succeed: the cursor moves past it when it starts at the cursor. Returns its base.
+    pub fn take(&mut self, place: Placement) -> u32 {
+        let cursor = if place.shared {
+            &mut self.shared_cursor
+        } else {
+            &mut self.cursor
+        };
+        advance(cursor, place.base, place.len, place.end);
+        place.base
     }
 
     /// Adds a record and marks its pages reserved.
-    pub fn reserve(&mut self, base: u32, size: u32, kind: ReserveKind) {
+    pub fn reserve(&mut self, base: u32, size: u32, kind: ReserveKind, origin: Origin) {
         let r = Reservation {
             base,
             size,
             kind,
-            alias_request: None,
-            fixed: false,
+            origin,
         };
         let pages = ((r.page_end() - u64::from(base)) / u64::from(PAGE_SIZE)) as u32;
         let e = Pte::reserved(kind);
@@ -231,13 +268,13 @@ impl AddressSpace {
 
     /// Adds a record whose pages from `first_mapped` on map `frames` (as copies or
     /// physical mappings) with `prot`, the pages before them reserved, in one pass over the
-    /// table. The caller has taken the frames' references.
+    /// table; the entries take over the frames' references.
     pub fn reserve_mapped(
         &mut self,
         r: Reservation,
         first_mapped: u32,
-        frames: &[crate::phys::Pfn],
-        prot: crate::flags::ValidProtection,
+        frames: FrameRefs,
+        prot: ValidProtection,
     ) {
         let pages = ((r.page_end() - u64::from(r.base)) / u64::from(PAGE_SIZE)) as u32;
         let lead = (first_mapped - r.base) / PAGE_SIZE;
@@ -245,24 +282,26 @@ impl AddressSpace {
         let template = Pte::committed(crate::phys::Pfn(0), prot, true);
         self.table
             .update_runs(r.base, lead, |_, run| run.fill(reserved));
-        let mut rest = frames;
+        let mut rest = frames.install();
         self.table
             .update_runs(first_mapped, pages - lead, |_, run| {
-                let (now, later) = rest.split_at(run.len().min(rest.len()));
-                for (e, &pfn) in run.iter_mut().zip(now) {
+                let mut placed = 0;
+                for (e, pfn) in run.iter_mut().zip(rest.by_ref()) {
                     *e = template.with_pfn(pfn);
+                    placed += 1;
                 }
-                run[now.len()..].fill(reserved);
-                rest = later;
+                run[placed..].fill(reserved);
             });
+        debug_assert!(rest.next().is_none(), "more frames than alias pages");
         self.records.insert(r.base, r);
     }
 
     /// Removes the record at `base`, frees its pages and moves the cursor down if the
-    /// reservation lay below it. Returns the frames its entries mapped.
-    pub fn unreserve(&mut self, base: u32, frames: &mut Vec<crate::phys::Pfn>) {
+    /// reservation lay below it. Returns the references its entries held.
+    pub fn unreserve(&mut self, base: u32) -> FrameRefs {
+        let mut frames = FrameRefs::new();
         let Some(r) = self.records.remove(&base) else {
-            return;
+            return frames;
         };
         let pages = ((r.page_end() - u64::from(base)) / u64::from(PAGE_SIZE)) as u32;
         self.table.update_range(base, pages, |_, e| {
@@ -278,6 +317,25 @@ impl AddressSpace {
         } else if base < self.cursor && base >= self.cursor_floor {
             self.cursor = base;
         }
+        frames
+    }
+
+    /// Commits the pages from `first` with `frames` (one page each, in order) and `prot`;
+    /// the entries take over the references.
+    pub fn commit_frames(
+        &mut self,
+        first: u32,
+        frames: FrameRefs,
+        prot: ValidProtection,
+        mapped: bool,
+    ) {
+        let count = frames.len() as u32;
+        let mut next = frames.install();
+        self.table.update_range(first, count, |_, e| {
+            if let Some(pfn) = next.next() {
+                *e = Pte::committed(pfn, prot, mapped);
+            }
+        });
     }
 
     /// Whether any lock record covers a page of `[first, first + pages)`.

@@ -5,8 +5,9 @@ use std::sync::Arc;
 use crate::consts::BLOCK_SIZE;
 use crate::error::{Error, Result};
 use crate::flags::{AllocType, ProcessAccess, Protection, ValidProtection};
+use crate::frame_refs::FrameRefs;
 use crate::layout::{MAX_USER_ALLOC, page_span, user_write_ok};
-use crate::phys::Pfn;
+use crate::origin::Origin;
 use crate::process::{Handle, Process, Spaces};
 use crate::pte::{Pte, ReserveKind};
 use crate::space::AddressSpace;
@@ -97,10 +98,15 @@ impl Thread {
         // 5. Where the reservation goes.
         let layout = self.kernel.layout();
         let len = u64::from(n);
-        let base = if a == 0 {
-            space.find_place(&layout, len).ok_or_else(|| {
+        let place = if a == 0 {
+            Some(space.find_place(&layout, len).ok_or_else(|| {
                 Error::no_memory(format!("no run of free 64 KiB blocks holds 0x{n:X} bytes"))
-            })?
+            })?)
+        } else {
+            None
+        };
+        let base = if let Some(place) = &place {
+            place.base()
         } else {
             if a % BLOCK_SIZE != 0 {
                 return Err(Error::invalid(format!(
@@ -116,20 +122,19 @@ impl Thread {
         };
         // 6. Frames for the commit, before anything changes.
         let (_, pages) = page_span(base, n);
-        let mut frames = Vec::new();
-        if commit && !self.kernel.memory().alloc(pages as usize, &mut frames) {
-            return Err(Error::no_memory(format!(
-                "not enough free RAM to commit {pages} pages"
-            )));
-        }
+        let frames = if commit {
+            self.kernel.memory().alloc(pages as usize).ok_or_else(|| {
+                Error::no_memory(format!("not enough free RAM to commit {pages} pages"))
+            })?
+        } else {
+            FrameRefs::new()
+        };
         // 7. The record, then the pages.
-        if a == 0 {
-            space.take_place(&layout, base, len);
+        if let Some(place) = place {
+            space.take(place);
         }
-        space.reserve(base, n, kind);
-        for (va, pfn) in AddressSpace::pages(base, pages).zip(frames) {
-            space.table.set(va, Pte::committed(pfn, prot, false));
-        }
+        space.reserve(base, n, kind, Origin::Allocation);
+        space.commit_frames(base, frames, prot, false);
         Ok(base)
     }
 
@@ -153,13 +158,10 @@ impl Thread {
         let missing = AddressSpace::pages(first, pages)
             .filter(|&va| !space.table.get(va).is_committed())
             .count();
-        let mut frames: Vec<Pfn> = Vec::with_capacity(missing);
-        if !self.kernel.memory().alloc(missing, &mut frames) {
-            return Err(Error::no_memory(format!(
-                "not enough free RAM to commit {missing} pages"
-            )));
-        }
-        let mut fresh = frames.into_iter();
+        let frames = self.kernel.memory().alloc(missing).ok_or_else(|| {
+            Error::no_memory(format!("not enough free RAM to commit {missing} pages"))
+        })?;
+        let mut fresh = frames.install();
         for va in AddressSpace::pages(first, pages) {
             let e = space.table.get(va);
             let new = if e.is_committed() {

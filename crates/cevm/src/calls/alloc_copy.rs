@@ -6,6 +6,7 @@ use crate::consts::PAGE_SIZE;
 use crate::error::{Error, ErrorCode, Result};
 use crate::flags::{ProcessAccess, Protection};
 use crate::layout::USER_BASE;
+use crate::origin::{AliasSource, Origin};
 use crate::process::Handle;
 use crate::process::Spaces;
 use crate::pte::ReserveKind;
@@ -85,7 +86,7 @@ impl Thread {
         let mut spaces = Spaces::lock(k.nk(), &[&dst_proc, &src_proc], true)?;
         let no_room =
             || Error::no_memory(format!("no room for 0x{size:X} bytes in the destination"));
-        let base = spaces
+        let place = spaces
             .get(dst_proc.pid())
             .find_place(&layout, u64::from(size))
             .ok_or_else(no_room)?;
@@ -122,16 +123,26 @@ impl Thread {
         }
         // 5, 7, 9. Reserve, map the alias pages after the leading offset, add the record.
         let space = spaces.get(dst_proc.pid());
-        space.take_place(&layout, base, u64::from(size));
-        k.memory().add_refs(&frames);
+        let base = space.take(place);
+        let frames = k.memory().take_refs(&frames);
+        let source = if physical {
+            AliasSource::Physical { pa: full }
+        } else {
+            AliasSource::Virtual {
+                pid: src_proc.pid(),
+                address: p,
+            }
+        };
         let record = Reservation {
             base,
             size,
             kind: ReserveKind::Plain,
-            alias_request: Some((base + bo, n)),
-            fixed: false,
+            origin: Origin::Alias {
+                requested: (base + bo, n),
+                source,
+            },
         };
-        space.reserve_mapped(record, base + (bo - po), &frames, vp);
+        space.reserve_mapped(record, base + (bo - po), frames, vp);
         // 10. The result keeps the source's low 16 bits.
         Ok(base + bo)
     }

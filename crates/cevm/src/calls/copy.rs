@@ -9,7 +9,6 @@ use crate::kernel::Kernel;
 use crate::layout::{KERNEL_BASE, USER_BASE, page_span};
 use crate::phys::Pfn;
 use crate::process::{Handle, Process, Spaces};
-use crate::pte::Pte;
 use crate::space::AddressSpace;
 use crate::thread::Thread;
 
@@ -46,8 +45,8 @@ impl Kernel {
             .then(|| self.memory().ram_base() + u64::from(a - KERNEL_BASE))
     }
 
-    /// Maps `frames` into the reserved pages from `first` with `prot`, taking a reference
-    /// on each RAM frame.
+    /// Maps `frames` (mapped elsewhere already, or reached by physical address) into the
+    /// reserved pages from `first` with `prot`, taking a reference for each new entry.
     pub(crate) fn map_frames(
         &self,
         space: &mut AddressSpace,
@@ -55,15 +54,8 @@ impl Kernel {
         frames: &[Pfn],
         prot: ValidProtection,
     ) {
-        self.memory().add_refs(frames);
-        let mut next = frames.iter();
-        space
-            .table
-            .update_range(first, frames.len() as u32, |_, e| {
-                if let Some(&pfn) = next.next() {
-                    *e = Pte::committed(pfn, prot, true);
-                }
-            });
+        let refs = self.memory().take_refs(frames);
+        space.commit_frames(first, refs, prot, true);
     }
 }
 

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::flags::{AllocType, ProcessAccess};
+use crate::frame_refs::FrameRefs;
 use crate::layout::{MAX_USER_ALLOC, page_span};
 use crate::process::{Handle, Process, Spaces};
 use crate::pte::Pte;
@@ -47,8 +48,7 @@ impl Thread {
         }
         let mut spaces = Spaces::for_range(self.kernel.nk(), proc, a, 1)?;
         let space = spaces.holding(proc.pid(), a);
-        let mut frames = Vec::new();
-        if release {
+        let frames = if release {
             // 3. The exact base of a record; never a reservation with locked pages.
             let r = *space.record_based_at(a).ok_or_else(|| {
                 Error::invalid(format!("0x{a:08X} is not the base of a reservation"))
@@ -59,7 +59,7 @@ impl Thread {
                     "the reservation at 0x{a:08X} has locked pages"
                 )));
             }
-            space.unreserve(a, &mut frames);
+            space.unreserve(a)
         } else {
             // 4. Decommit inside one record; no locked page.
             let r = *space.record_holding_bytes(a, n).ok_or_else(|| {
@@ -73,6 +73,7 @@ impl Thread {
                     "0x{a:08X}+0x{n:X} holds locked pages"
                 )));
             }
+            let mut frames = FrameRefs::new();
             for va in AddressSpace::pages(first, pages) {
                 let e = space.table.get(va);
                 if e.is_committed() {
@@ -80,7 +81,8 @@ impl Thread {
                     space.table.set(va, Pte::reserved(r.kind));
                 }
             }
-        }
+            frames
+        };
         // Still under the space lock, so no observer sees counts without their entries.
         self.kernel.memory().release(frames);
         Ok(())

@@ -2,11 +2,11 @@
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::flags::{Access, AllocType, ValidProtection};
+use crate::layout::page_span;
+use crate::origin::Origin;
 use crate::process::Spaces;
 use crate::pte::ReserveKind;
 use crate::thread::Thread;
-
-use super::copy::Source;
 
 impl Thread {
     /// `MmMapIoSpace`: maps `n` bytes of physical memory (RAM or a device) read/write into
@@ -45,35 +45,28 @@ impl Thread {
         }
         let layout = k.layout();
         let mut spaces = Spaces::lock(k.nk(), &[&proc], true)?;
-        let base = spaces
-            .get(proc.pid())
+        let space = spaces.get(proc.pid());
+        let place = space
             .find_place(&layout, u64::from(size))
             .ok_or_else(|| Error::no_memory(format!("no room for 0x{size:X} bytes")))?;
+        // The frames VirtualCopy would map, found before anything changes: the fresh
+        // reservation's pages are reserved and its offset is the source's, so this is the
+        // only check of VirtualCopy's that can fail here.
+        let (_, pages) = page_span(place.base() + off, n);
+        let mut frames = Vec::with_capacity(pages as usize);
+        if !k.physical_frames(pa & !0xFFF, pages, &mut frames) {
+            return Err(Error::invalid(format!(
+                "physical range 0x{pa:X}+0x{n:X} is neither RAM nor a registered device"
+            )));
+        }
         let prot = ValidProtection {
             access: Access::ReadWrite,
             guard: false,
             nocache: !cached,
         };
-        // Reserve, then map as VirtualCopy would; undo the reservation if that fails.
-        let space = spaces.get(proc.pid());
-        let saved_cursor = space.cursor;
-        space.take_place(&layout, base, u64::from(size));
-        space.reserve(base, size, ReserveKind::Plain);
-        if let Err(e) = self.map_source(
-            &mut spaces,
-            &proc,
-            base + off,
-            &proc,
-            Source::Physical(pa),
-            n,
-            prot,
-        ) {
-            let space = spaces.get(proc.pid());
-            let mut none = Vec::new();
-            space.unreserve(base, &mut none);
-            space.cursor = saved_cursor;
-            return Err(e);
-        }
+        let base = space.take(place);
+        space.reserve(base, size, ReserveKind::Plain, Origin::IoMapping { pa });
+        k.map_frames(space, base, &frames, prot);
         Ok(base + off)
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::flags::{AllocType, Protection};
-use crate::phys::Pfn;
+use crate::origin::Origin;
 use crate::process::Spaces;
 use crate::pte::ReserveKind;
 use crate::thread::Thread;
@@ -56,11 +56,11 @@ impl Thread {
         let nk = k.nk();
         let mut spaces = Spaces::lock(nk, &[nk], false)?;
         let space = spaces.get(nk.pid());
-        let base = space.find_place(&layout, u64::from(n)).ok_or_else(|| {
+        let place = space.find_place(&layout, u64::from(n)).ok_or_else(|| {
             Error::no_memory(format!("no room in kernel memory for 0x{n:X} bytes"))
         })?;
         let pages = n.div_ceil(0x1000);
-        let first = k
+        let frames = k
             .memory()
             .alloc_contiguous(pages as usize, u64::from(align_mask))
             .ok_or_else(|| {
@@ -68,17 +68,15 @@ impl Thread {
                     "no {pages} contiguous free frames with alignment mask 0x{align_mask:X}"
                 ))
             })?;
-        space.take_place(&layout, base, u64::from(n));
-        space.reserve(base, n, ReserveKind::Plain);
-        let frames: Vec<Pfn> = (0..u64::from(pages)).map(|i| Pfn(first.0 + i)).collect();
+        let pa = frames.frames()[0].addr();
+        let base = space.take(place);
+        space.reserve(base, n, ReserveKind::Plain, Origin::PhysAlloc { pa });
         let prot = crate::flags::ValidProtection {
             nocache: true,
             ..vp
         };
-        k.map_frames(space, base, &frames, prot);
-        // map_frames took a reference on top of the allocation's own; dropped while the
-        // space is still locked so no observer sees a count without its entry.
-        k.memory().release(frames);
-        Ok((base, first.addr()))
+        // The entries take over the allocation's references.
+        space.commit_frames(base, frames, prot, true);
+        Ok((base, pa))
     }
 }

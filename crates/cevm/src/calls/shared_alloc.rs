@@ -3,7 +3,9 @@
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::flags::{Access, AllocType, ValidProtection};
+use crate::frame_refs::FrameRefs;
 use crate::layout::{SHARED_HEAP_BASE, SHARED_HEAP_END, page_span};
+use crate::origin::Origin;
 use crate::process::Spaces;
 use crate::pte::{Pte, ReserveKind};
 use crate::space::AddressSpace;
@@ -41,22 +43,19 @@ impl Thread {
         let phys = self.kernel.memory();
         if a == 0 {
             let (_, pages) = page_span(0, n);
-            // Find without moving the cursor, so a failed commit changes nothing.
-            let cursor = space.shared_cursor;
-            let base = space.place_shared(u64::from(n)).ok_or_else(|| {
+            let place = space.find_shared(u64::from(n)).ok_or_else(|| {
                 Error::no_memory(format!("no room in the shared heap for 0x{n:X} bytes"))
             })?;
-            let mut frames = Vec::new();
-            if action.contains(AllocType::COMMIT) && !phys.alloc(pages as usize, &mut frames) {
-                space.shared_cursor = cursor;
-                return Err(Error::no_memory(format!(
-                    "not enough free RAM to commit {pages} pages"
-                )));
-            }
-            space.reserve(base, n, ReserveKind::Plain);
-            for (va, pfn) in AddressSpace::pages(base, pages).zip(frames) {
-                space.table.set(va, Pte::committed(pfn, rw, false));
-            }
+            let frames = if action.contains(AllocType::COMMIT) {
+                phys.alloc(pages as usize).ok_or_else(|| {
+                    Error::no_memory(format!("not enough free RAM to commit {pages} pages"))
+                })?
+            } else {
+                FrameRefs::new()
+            };
+            let base = space.take(place);
+            space.reserve(base, n, ReserveKind::Plain, Origin::SharedHeap);
+            space.commit_frames(base, frames, rw, false);
             return Ok(base);
         }
         if !(SHARED_HEAP_BASE..SHARED_HEAP_END).contains(&a) || action != AllocType::COMMIT {
@@ -73,14 +72,13 @@ impl Thread {
         let missing: Vec<u32> = AddressSpace::pages(first, pages)
             .filter(|&va| !space.table.get(va).is_committed())
             .collect();
-        let mut frames = Vec::new();
-        if !phys.alloc(missing.len(), &mut frames) {
-            return Err(Error::no_memory(format!(
+        let frames = phys.alloc(missing.len()).ok_or_else(|| {
+            Error::no_memory(format!(
                 "not enough free RAM to commit {} pages",
                 missing.len()
-            )));
-        }
-        for (va, pfn) in missing.into_iter().zip(frames) {
+            ))
+        })?;
+        for (va, pfn) in missing.into_iter().zip(frames.install()) {
             space.table.set(va, Pte::committed(pfn, rw, false));
         }
         Ok(first)
