@@ -3,12 +3,14 @@
 //! that bring pages in "as a thread would" (VirtualAllocCopyEx, LockPages,
 //! Read/WriteProcessMemory).
 
+use std::ptr::NonNull;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use crate::consts::PAGE_SIZE;
 use crate::error::Exception;
 use crate::flags::{Access, ValidProtection};
+use crate::host_range::{Direction, HostRange, copy_cached};
 use crate::kernel::Kernel;
 use crate::layout::{CPU_RESERVED_BASE, KERNEL_BASE, SHARED_HEAP_BASE};
 use crate::phys::Pfn;
@@ -198,12 +200,12 @@ impl Kernel {
         proc: &Arc<Process>,
         va: u32,
         mode: Mode,
-    ) -> Option<(usize, u32)> {
+    ) -> Option<(NonNull<u8>, u32)> {
         let read_only = match self.route(va, mode) {
             Route::Fault => return None,
             Route::Static(pfn) => {
-                let host = self.memory().host_ptr(pfn)?;
-                return Some((host as usize, PERM_READ | PERM_WRITE | PERM_EXECUTE));
+                let host = NonNull::new(self.memory().host_ptr(pfn)?)?;
+                return Some((host, PERM_READ | PERM_WRITE | PERM_EXECUTE));
             }
             Route::Tables { read_only } => read_only,
         };
@@ -228,8 +230,8 @@ impl Kernel {
         if read_only {
             perms &= PERM_READ;
         }
-        let host = self.memory().host_ptr(e.pfn())?;
-        (perms != 0).then_some((host as usize, perms))
+        let host = NonNull::new(self.memory().host_ptr(e.pfn())?)?;
+        (perms != 0).then_some((host, perms))
     }
 
     /// The common case of [`touch_pages`](Self::touch_pages), table by table: a range in
@@ -269,19 +271,18 @@ impl Kernel {
         ok
     }
 
-    /// Runs `f` on each host piece of `[a, a + n)` after bringing the pages in; all or
-    /// nothing.
-    pub(crate) fn with_host_range(
-        &self,
-        proc: &Arc<Process>,
+    /// Brings the pages of `[a, a + n)` in (all or nothing) and pins them as host memory:
+    /// the returned range holds the space locks until it is dropped.
+    pub(crate) fn host_range<'a>(
+        &'a self,
+        proc: &'a Arc<Process>,
         a: u32,
         n: usize,
         kind: AccessKind,
         mode: Mode,
-        mut f: impl FnMut(usize, *mut u8, usize),
-    ) -> Result<(), Exception> {
+    ) -> Result<HostRange<'a>, Exception> {
         if n == 0 {
-            return Ok(());
+            return Ok(HostRange::empty());
         }
         let write = kind == AccessKind::Write;
         let end = a as u64 + n as u64;
@@ -292,60 +293,63 @@ impl Kernel {
             .map_err(|_| Exception::access_violation(a, write))?;
         let mut frames = Vec::with_capacity(count as usize);
         self.touch_pages(&mut spaces, proc, a, count, kind, mode, &mut frames)?;
-        // RAM frames that follow each other in the arena are handed over as one piece, so
-        // a large copy runs at memcpy speed (never across two host mappings).
+        // RAM frames that follow each other in the arena make one run, so a large copy runs
+        // at memcpy speed (never across two host mappings).
+        let mut runs: Vec<(NonNull<u8>, usize)> = Vec::new();
         let mut done = 0usize;
-        let mut piece: Option<(usize, *mut u8, usize)> = None;
         let mut prev_ram = false;
         for (i, pfn) in frames.iter().enumerate() {
             let off = if i == 0 { (a & 0xFFF) as usize } else { 0 };
             let len = (PAGE_SIZE as usize - off).min(n - done);
             let page_va = (u64::from(a & !0xFFF) + i as u64 * u64::from(PAGE_SIZE)) as u32;
-            let Some(p) = self.memory().host_ptr(*pfn) else {
+            let Some(frame) = self.memory().host_ptr(*pfn).and_then(NonNull::new) else {
                 return Err(Exception::access_violation(page_va.max(a), write));
             };
-            // SAFETY: p points at a whole 4 KiB frame; off + len <= PAGE_SIZE.
-            let p = unsafe { p.add(off) };
+            // SAFETY: frame points at a whole 4 KiB frame and off < PAGE_SIZE, so the
+            // result stays inside it (and is not null).
+            let host = unsafe { frame.add(off) };
             let ram = self.memory().ram_index(*pfn).is_some();
-            piece = match piece {
-                Some((at, start, l)) if ram && prev_ram && start.wrapping_add(l) == p => {
-                    Some((at, start, l + len))
+            match runs.last_mut() {
+                Some((start, l))
+                    if ram && prev_ram && start.as_ptr().wrapping_add(*l) == host.as_ptr() =>
+                {
+                    *l += len;
                 }
-                Some((at, start, l)) => {
-                    f(at, start, l);
-                    Some((done, p, len))
-                }
-                None => Some((done, p, len)),
-            };
+                _ => runs.push((host, len)),
+            }
             done += len;
             prev_ram = ram;
         }
-        if let Some((at, start, l)) = piece {
-            f(at, start, l);
-        }
-        Ok(())
+        // SAFETY: each run lies in one mapping (the arena or one device buffer) for its
+        // length, and the frames are mapped by entries of the spaces `spaces` keeps locked,
+        // so they keep their references while the range lives.
+        Ok(unsafe { HostRange::new(spaces, runs) })
     }
 }
 
 impl Thread {
-    /// Runs `f` on the host address of `len` bytes at `a` (inside one page) when the
-    /// translation cache holds, or can be filled with, a translation allowing `perm`;
-    /// `None` sends the access down the full path (page crossing, guard, auto-commit,
-    /// fault), which holds the space locks while it copies.
+    /// Copies `buf` to or from `a` (inside one page) when the translation cache holds, or
+    /// can be filled with, a translation allowing `perm`; false sends the access down the
+    /// full path (page crossing, guard, auto-commit, fault), which holds the space locks
+    /// while it copies.
     ///
-    /// `f` runs inside the thread's access window (`grace.rs`): a frame this translation
-    /// names is not handed to a new owner until the window is closed.
+    /// The copy runs inside the thread's access window (`grace.rs`): a frame this
+    /// translation names is not handed to a new owner until the window is closed.
     #[inline]
-    fn cached<R>(&self, a: u32, len: u32, perm: u32, f: impl FnOnce(*mut u8) -> R) -> Option<R> {
+    fn cached(&self, a: u32, perm: u32, mut buf: Direction<'_>) -> bool {
+        let len = buf.len() as u32;
         self.slot.enter();
         let generation = self.generation.load(Ordering::Relaxed);
         if let Some(h) = self.tlb.lookup(generation, a, len, perm) {
-            let r = f(h as *mut u8);
+            // SAFETY: the cache holds only translations of committed frames (RAM arena or
+            // device buffer, mapped for the kernel's lifetime) and `lookup` checked that
+            // the `len` bytes lie in the page; the window is open.
+            unsafe { copy_cached(h.as_ptr(), buf) };
             self.slot.leave();
-            return Some(r);
+            return true;
         }
         self.slot.leave();
-        self.fill_then_retry(a, len, perm, f)
+        self.fill_then_retry(a, perm, &mut buf)
     }
 
     /// A miss: translate under the space lock, cache the result under the generation
@@ -353,31 +357,29 @@ impl Thread {
     /// nothing was revoked since, so a translation filled outside the window is never
     /// used after a revocation it did not see.
     #[inline(never)]
-    fn fill_then_retry<R>(
-        &self,
-        a: u32,
-        len: u32,
-        perm: u32,
-        f: impl FnOnce(*mut u8) -> R,
-    ) -> Option<R> {
+    fn fill_then_retry(&self, a: u32, perm: u32, buf: &mut Direction<'_>) -> bool {
+        let len = buf.len() as u32;
         if (a & 0xFFF) + len > 0x1000 {
-            return None;
+            return false;
         }
         let filled_at = self.generation.load(Ordering::Acquire);
-        let (host, perms) = self.kernel.translate(&self.active, a, self.mode)?;
+        let Some((host, perms)) = self.kernel.translate(&self.active, a, self.mode) else {
+            return false;
+        };
         self.tlb.insert(filled_at, a, perms, host);
         if perms & perm == 0 {
-            return None;
+            return false;
         }
         self.slot.enter();
         let generation = self.generation.load(Ordering::Relaxed);
         if let Some(h) = self.tlb.lookup(generation, a, len, perm) {
-            let r = f(h as *mut u8);
+            // SAFETY: as in `cached`.
+            unsafe { copy_cached(h.as_ptr(), buf.reborrow()) };
             self.slot.leave();
-            return Some(r);
+            return true;
         }
         self.slot.leave();
-        None
+        false
     }
 
     fn load<const N: usize>(&self, a: u32, kind: AccessKind) -> Result<[u8; N], Exception> {
@@ -387,20 +389,12 @@ impl Thread {
             AccessKind::Execute => PERM_EXECUTE,
         };
         let mut buf = [0u8; N];
-        let hit = self.cached(a, N as u32, perm, |p| {
-            // SAFETY: `cached` hands over a host address with N bytes inside one mapped
-            // frame (RAM arena or device buffer), both alive as long as the kernel this
-            // thread holds, and the frame cannot change owner while the closure runs.
-            unsafe { std::ptr::copy_nonoverlapping(p, buf.as_mut_ptr(), N) };
-        });
-        if hit.is_some() {
+        if self.cached(a, perm, Direction::Read(&mut buf)) {
             return Ok(buf);
         }
         self.kernel
-            .with_host_range(&self.active, a, N, kind, self.mode, |done, p, len| {
-                // SAFETY: p is valid for len bytes of a mapped frame and buf has room.
-                unsafe { std::ptr::copy_nonoverlapping(p, buf.as_mut_ptr().add(done), len) };
-            })?;
+            .host_range(&self.active, a, N, kind, self.mode)?
+            .copy_to_slice(&mut buf);
         Ok(buf)
     }
 
@@ -421,66 +415,32 @@ impl Thread {
 
     /// Reads `buf.len()` bytes at `a`; all or nothing.
     pub fn read_bytes(&self, a: u32, buf: &mut [u8]) -> Result<(), Exception> {
-        if buf.len() <= 0x1000 {
-            let n = buf.len();
-            let to = buf.as_mut_ptr();
-            let hit = self.cached(a, n as u32, PERM_READ, |p| {
-                // SAFETY: p is valid for n bytes of one mapped frame (see `cached`); buf
-                // has n bytes and is never guest memory.
-                unsafe { std::ptr::copy_nonoverlapping(p, to, n) };
-            });
-            if hit.is_some() {
-                return Ok(());
-            }
+        if buf.len() <= 0x1000 && self.cached(a, PERM_READ, Direction::Read(&mut *buf)) {
+            return Ok(());
         }
-        self.kernel.with_host_range(
-            &self.active,
-            a,
-            buf.len(),
-            AccessKind::Read,
-            self.mode,
-            |done, p, len| {
-                // SAFETY: p is valid for len bytes; buf[done..done + len] is in bounds.
-                unsafe { std::ptr::copy_nonoverlapping(p, buf.as_mut_ptr().add(done), len) };
-            },
-        )
+        self.kernel
+            .host_range(&self.active, a, buf.len(), AccessKind::Read, self.mode)?
+            .copy_to_slice(buf);
+        Ok(())
     }
 
     /// Writes `data` at `a`; all or nothing.
     pub fn write_bytes(&self, a: u32, data: &[u8]) -> Result<(), Exception> {
-        if data.len() <= 0x1000 {
-            let hit = self.cached(a, data.len() as u32, PERM_WRITE, |p| {
-                // SAFETY: p is valid for data.len() bytes of one mapped frame (see
-                // `cached`); data is never guest memory.
-                unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), p, data.len()) };
-            });
-            if hit.is_some() {
-                return Ok(());
-            }
+        if data.len() <= 0x1000 && self.cached(a, PERM_WRITE, Direction::Write(data)) {
+            return Ok(());
         }
-        self.kernel.with_host_range(
-            &self.active,
-            a,
-            data.len(),
-            AccessKind::Write,
-            self.mode,
-            |done, p, len| {
-                // SAFETY: p is valid for len bytes; data[done..done + len] is in bounds.
-                unsafe { std::ptr::copy_nonoverlapping(data.as_ptr().add(done), p, len) };
-            },
-        )
+        self.kernel
+            .host_range(&self.active, a, data.len(), AccessKind::Write, self.mode)?
+            .copy_from_slice(data);
+        Ok(())
     }
 
     /// A fixed-size store: the cached path copies exactly N bytes (no length-generic copy).
     fn store<const N: usize>(&self, a: u32, data: [u8; N]) -> Result<(), Exception> {
-        let hit = self.cached(a, N as u32, PERM_WRITE, |p| {
-            // SAFETY: as in `load`, in the other direction.
-            unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), p, N) };
-        });
-        match hit {
-            Some(()) => Ok(()),
-            None => self.write_bytes(a, &data),
+        if self.cached(a, PERM_WRITE, Direction::Write(&data)) {
+            return Ok(());
         }
+        self.write_bytes(a, &data)
     }
 
     /// Writes one byte at `a`.

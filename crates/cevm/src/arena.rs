@@ -18,11 +18,17 @@ pub struct Arena {
     fd: rustix::fd::OwnedFd,
 }
 
-// SAFETY: the arena is a plain block of memory owned by this value; the pointer is never
-// reallocated, and all access goes through raw-pointer copies documented at each use.
+// SAFETY: the arena owns its mapping (unmapped only in Drop) and the pointer never changes;
+// nothing about it is tied to the thread that made it.
 unsafe impl Send for Arena {}
-// SAFETY: as above; concurrent guest accesses to the same bytes are the guest's business
-// (like two CPUs touching shared RAM) and are performed with raw copies, never references.
+// SAFETY: `&Arena` hands out only raw pointers (`frame_ptr`), never references into the
+// mapping. The bytes are guest memory: several host threads may copy to and from the same
+// frame at once, exactly as several CPUs may touch one RAM page, and every such copy is a
+// raw `copy_nonoverlapping` between the mapping and a Rust buffer (host_range.rs, the
+// translation cache, frame contents), so a race can tear the guest's bytes but never
+// creates an aliasing reference or touches memory outside the mapping. `zero_frame` and
+// `release_frames` are called only for frames the pool owns (free, past their grace
+// period), which no guest access can reach.
 unsafe impl Sync for Arena {}
 
 impl Arena {
@@ -67,11 +73,17 @@ impl Arena {
     }
 
     /// Host pointer to frame `index` (frame-relative, not a physical frame number).
-    /// The caller keeps `index` below `len / PAGE_SIZE`.
+    ///
+    /// # Panics
+    ///
+    /// When `index` is not a frame of the arena.
     pub fn frame_ptr(&self, index: usize) -> *mut u8 {
-        debug_assert!(index * (PAGE_SIZE as usize) < self.len);
-        // SAFETY: the offset stays inside the mapping because index < frame count.
-        unsafe { self.base.as_ptr().add(index * PAGE_SIZE as usize) }
+        let off = index
+            .checked_mul(PAGE_SIZE as usize)
+            .filter(|&o| o < self.len)
+            .unwrap_or_else(|| panic!("frame {index} is outside the arena"));
+        // SAFETY: off < len, so the result stays inside the mapping.
+        unsafe { self.base.as_ptr().add(off) }
     }
 
     /// Fills frame `index` with zeros.

@@ -82,6 +82,7 @@ mod flags;
 mod frame_refs;
 mod frames;
 mod grace;
+mod host_range;
 mod invariants;
 mod kernel;
 pub mod layout;

@@ -9,6 +9,7 @@
 //! pages always take the full path. 4096 direct-mapped slots give a reach of 16 MiB.
 
 use std::cell::Cell;
+use std::ptr::NonNull;
 
 /// The entry allows reading.
 pub(crate) const PERM_READ: u32 = 1;
@@ -28,8 +29,9 @@ struct Entry {
     context: u32,
     /// The kernel's translation generation when filled.
     generation: u64,
-    /// Host address of the page's first byte.
-    host: usize,
+    /// Host address of the page's first byte (dangling in an entry never filled, which
+    /// never matches).
+    host: NonNull<u8>,
 }
 
 impl Entry {
@@ -37,9 +39,14 @@ impl Entry {
         tag: 0,
         context: 0,
         generation: 0,
-        host: 0,
+        host: NonNull::dangling(),
     };
 }
+
+// SAFETY: the host addresses point into the kernel's RAM arena and device buffers, which
+// live as long as the kernel the owning Thread holds; moving the cache to another host
+// thread moves no access to them, and the cache (made of Cells) is never shared.
+unsafe impl Send for Tlb {}
 
 /// A direct-mapped cache of page translations for one thread.
 #[derive(Debug)]
@@ -72,7 +79,7 @@ impl Tlb {
     /// The host address of `len` bytes at `a` when they lie in one page cached under
     /// `generation` in the current context and allowing `perm`.
     #[inline]
-    pub fn lookup(&self, generation: u64, a: u32, len: u32, perm: u32) -> Option<usize> {
+    pub fn lookup(&self, generation: u64, a: u32, len: u32, perm: u32) -> Option<NonNull<u8>> {
         let off = a & 0xFFF;
         if off + len > 0x1000 {
             return None;
@@ -82,11 +89,13 @@ impl Tlb {
             && e.tag & (perm | VALID) == perm | VALID
             && e.generation == generation
             && e.context == self.context.get();
-        hit.then(|| e.host + off as usize)
+        // SAFETY: a filled entry's host address is a whole mapped frame and off < 4096, so
+        // the result stays inside it (and is not null).
+        hit.then(|| unsafe { e.host.add(off as usize) })
     }
 
     /// Caches the translation of the page holding `a`, filled under `generation`.
-    pub fn insert(&self, generation: u64, a: u32, perms: u32, host: usize) {
+    pub fn insert(&self, generation: u64, a: u32, perms: u32, host: NonNull<u8>) {
         self.entries[(a >> 12) as usize % SLOTS].set(Entry {
             tag: (a & !0xFFF) | perms | VALID,
             context: self.context.get(),

@@ -18,26 +18,12 @@ impl Thread {
             self.check_remote(a, n, false)?;
             // The buffer is made only once every page has been brought in, so a huge
             // size over memory that is not there fails before it costs any host memory.
-            let mut buf = Vec::new();
-            self.kernel
-                .with_host_range(
-                    &p,
-                    a,
-                    n as usize,
-                    AccessKind::Read,
-                    Mode::Kernel,
-                    |done, src, len| {
-                        if buf.is_empty() {
-                            buf.resize(n as usize, 0);
-                        }
-                        // SAFETY: src is valid for len bytes of a mapped frame; buf has n bytes
-                        // and done + len <= n; guest memory is never a Rust allocation.
-                        unsafe {
-                            std::ptr::copy_nonoverlapping(src, buf.as_mut_ptr().add(done), len)
-                        };
-                    },
-                )
+            let range = self
+                .kernel
+                .host_range(&p, a, n as usize, AccessKind::Read, Mode::Kernel)
                 .map_err(copy_fault)?;
+            let mut buf = vec![0u8; n as usize];
+            range.copy_to_slice(&mut buf);
             Ok(buf)
         });
         self.track(r)
@@ -88,38 +74,19 @@ impl Thread {
     }
 
     fn remote_read(&self, proc: &Arc<Process>, a: u32, buf: &mut [u8]) -> Result<()> {
-        let to = buf.as_mut_ptr();
         self.kernel
-            .with_host_range(
-                proc,
-                a,
-                buf.len(),
-                AccessKind::Read,
-                Mode::Kernel,
-                |done, p, len| {
-                    // SAFETY: p is valid for len bytes of a mapped frame and buf for done + len;
-                    // guest memory is never a Rust allocation, so they cannot overlap.
-                    unsafe { std::ptr::copy_nonoverlapping(p, to.add(done), len) };
-                },
-            )
-            .map_err(copy_fault)
+            .host_range(proc, a, buf.len(), AccessKind::Read, Mode::Kernel)
+            .map_err(copy_fault)?
+            .copy_to_slice(buf);
+        Ok(())
     }
 
     fn remote_write(&self, proc: &Arc<Process>, a: u32, data: &[u8]) -> Result<()> {
-        let from = data.as_ptr();
         self.kernel
-            .with_host_range(
-                proc,
-                a,
-                data.len(),
-                AccessKind::Write,
-                Mode::Kernel,
-                |done, p, len| {
-                    // SAFETY: as in remote_read, in the other direction.
-                    unsafe { std::ptr::copy_nonoverlapping(from.add(done), p, len) };
-                },
-            )
-            .map_err(copy_fault)
+            .host_range(proc, a, data.len(), AccessKind::Write, Mode::Kernel)
+            .map_err(copy_fault)?
+            .copy_from_slice(data);
+        Ok(())
     }
 }
 
