@@ -28,7 +28,8 @@ pub struct StressArgs {
     pub ram_mb: u64,
 }
 
-/// Runs the stress test; exit 1 when any invariant was violated or any frame leaked.
+/// Runs the stress test; exit 1 when any invariant or data check was violated or any frame
+/// leaked.
 pub fn execute(args: StressArgs) -> ExitCode {
     let plan = Plan {
         threads: args.threads as usize,
@@ -59,8 +60,18 @@ pub fn execute(args: StressArgs) -> ExitCode {
     for v in report.violations.iter().take(5) {
         outln!("  {v}");
     }
+    outln!("data checks:          {}", report.data_checks);
+    outln!(
+        "data violations:      {} ({} freshly committed pages not zero, {} tags not kept)",
+        report.data_violations,
+        report.dirty_fresh_pages,
+        report.data_violations - report.dirty_fresh_pages
+    );
+    for v in report.data_examples.iter().take(5) {
+        outln!("  {v}");
+    }
     outln!("frames leaked:        {}", report.leaked_frames);
-    if report.violations.is_empty() && report.leaked_frames == 0 {
+    if report.violations.is_empty() && report.data_violations == 0 && report.leaked_frames == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
