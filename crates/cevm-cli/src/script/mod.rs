@@ -111,6 +111,16 @@ pub fn read_script(path: &Path) -> Result<String, String> {
     })
 }
 
+/// A `debug(…)` line as Rhai writes it by default: `[source @ ]position | text`.
+fn debug_line(s: &str, source: Option<&str>, pos: rhai::Position) -> String {
+    match (source, pos.is_none()) {
+        (Some(src), true) => format!("{src} | {s}"),
+        (Some(src), false) => format!("{src} @ {pos:?} | {s}"),
+        (None, true) => s.to_string(),
+        (None, false) => format!("{pos:?} | {s}"),
+    }
+}
+
 /// Every function a script can call: the CE calls, then the harness and memory access.
 pub fn bindings() -> impl Iterator<Item = &'static Binding> {
     ce_calls::BINDINGS
@@ -178,9 +188,11 @@ impl Script {
         match options.output {
             Output::Stdout => {
                 engine.on_print(crate::out::line);
+                engine.on_debug(|s, source, pos| crate::out::line(&debug_line(s, source, pos)));
             }
             Output::Stderr => {
                 engine.on_print(crate::out::err_line);
+                engine.on_debug(|s, source, pos| crate::out::err_line(&debug_line(s, source, pos)));
             }
             Output::Quiet => {
                 engine.on_print(|_| {});
