@@ -3,6 +3,7 @@
 
 mod commands;
 mod maps;
+mod out;
 mod script;
 mod stress;
 mod trace;
@@ -37,8 +38,28 @@ enum Command {
     Stress(commands::stress::StressArgs),
 }
 
+/// The stack of the thread that runs the command. Scripts recurse (nested calls, deeply
+/// nested values dropped or printed by Rhai); a large reserved stack, touched only as far as
+/// it is used, keeps a hostile script's recursion an error of that script and not an abort.
+const STACK_BYTES: usize = 256 << 20;
+
 fn main() -> ExitCode {
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    let runner = std::thread::Builder::new()
+        .name("cevm".into())
+        .stack_size(STACK_BYTES)
+        .spawn(move || dispatch(cli));
+    match runner {
+        Ok(handle) => handle.join().unwrap_or(ExitCode::from(101)),
+        Err(e) => {
+            out::errln!("error: cannot start the command thread: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> ExitCode {
+    match cli.command {
         Command::Run(args) => commands::run::execute(args),
         Command::Check(args) => commands::check::execute(args),
         Command::Shell(args) => commands::shell::execute(args),

@@ -21,13 +21,14 @@ marks:  ALIAS   frames mapped here from elsewhere (VirtualCopy, VirtualAllocCopy
 /// How many other mappings a line names before it summarises the rest.
 const OTHERS_SHOWN: usize = 4;
 
-/// The maps of every process, NK.EXE first, under the legend.
+/// The maps of every process, NK.EXE first, under the legend. The frame-to-mappings
+/// index is built once for all of them ([`Kernel::all_regions`]).
 pub fn render_all(kernel: &Kernel) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "{LEGEND}");
-    for p in kernel.processes() {
+    for (pid, regions) in kernel.all_regions() {
         s.push('\n');
-        if let Some(text) = render_process(kernel, p.pid()) {
+        if let Some(text) = render_regions(kernel, pid, &regions) {
             s.push_str(&text);
         }
     }
@@ -36,6 +37,10 @@ pub fn render_all(kernel: &Kernel) -> String {
 
 /// The map of one process, or `None` if no live process has that id.
 pub fn render_process(kernel: &Kernel, pid: Pid) -> Option<String> {
+    render_regions(kernel, pid, &kernel.regions(pid))
+}
+
+fn render_regions(kernel: &Kernel, pid: Pid, regions: &[Region]) -> Option<String> {
     let proc = kernel.process(pid)?;
     let mut s = String::new();
     let _ = writeln!(s, "{} (pid 0x{:08X})", proc.name(), pid.0);
@@ -51,11 +56,10 @@ pub fn render_process(kernel: &Kernel, pid: Pid) -> Option<String> {
             "-"
         );
     }
-    let regions = kernel.regions(pid);
     if regions.is_empty() && !proc.is_kernel() {
         let _ = writeln!(s, "        (nothing reserved)");
     }
-    for r in &regions {
+    for r in regions {
         region_line(&mut s, r);
         exposure_lines(&mut s, r);
     }
@@ -109,7 +113,7 @@ fn region_line(s: &mut String, r: &Region) {
         notes.push(format!("asked for 0x{a:08X}+0x{n:X}"));
     }
     if !r.others.is_empty() {
-        notes.push(format!("also mapped by {}", others(&r.others)));
+        notes.push(format!("also mapped by {}", others(r)));
     }
     line.push(' ');
     line.push_str(&notes.join("; "));
@@ -117,14 +121,17 @@ fn region_line(s: &mut String, r: &Region) {
     s.push('\n');
 }
 
-fn others(list: &[OtherMapping]) -> String {
-    let mut named: Vec<String> = list
+/// The first [`OTHERS_SHOWN`] other mappings by name, then `… and N more`.
+fn others(r: &Region) -> String {
+    let mut named: Vec<String> = r
+        .others
         .iter()
         .take(OTHERS_SHOWN)
-        .map(|o| format!("{} at 0x{:08X}", o.name, o.address))
+        .map(|o: &OtherMapping| format!("{} at 0x{:08X}", o.name, o.address))
         .collect();
-    if list.len() > OTHERS_SHOWN {
-        named.push(format!("{} more", list.len() - OTHERS_SHOWN));
+    let rest = r.others.len().saturating_sub(OTHERS_SHOWN) + r.others_not_listed;
+    if rest > 0 {
+        named.push(format!("… and {rest} more"));
     }
     named.join(", ")
 }

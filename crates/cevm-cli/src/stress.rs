@@ -2,6 +2,16 @@
 //! calls on shared processes (aliases across them, terminations mid-flight) while a
 //! checker thread runs the invariant checker; afterwards every process is ended and every
 //! RAM frame must be free again.
+//!
+//! The data is checked as well as the counts. Each worker also commits pages of its own in
+//! the shared processes (fresh `VirtualAlloc(0, n, MEM_COMMIT)`: neither an alias nor
+//! auto-commit, and never named in the shared list, so no other worker touches them through
+//! the API), checks that they read as zero when first read, fills them with its tag (worker
+//! number and a counter) and verifies the tag later. A fresh page that is not all zero, or a
+//! page that holds anything but its owner's last tag, is a data violation: a write (or a
+//! read) that reached a frame after it was handed to a new owner. Pages whose process was
+//! terminated, or that something decommitted, simply go away: a fault or an error is not a
+//! violation.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -37,6 +47,14 @@ pub struct Report {
     pub checks: u64,
     /// Invariant violations seen (each with its message).
     pub violations: Vec<String>,
+    /// Data violations: a worker's own page holding bytes it did not write.
+    pub data_violations: u64,
+    /// Of those, freshly committed pages that were not zero.
+    pub dirty_fresh_pages: u64,
+    /// The messages of the first data violations of each worker.
+    pub data_examples: Vec<String>,
+    /// Own pages whose data was verified (fresh-zero checks and tag checks).
+    pub data_checks: u64,
     /// RAM frames not free once every process has ended.
     pub leaked_frames: usize,
     /// Wall time of the run.
@@ -90,6 +108,8 @@ pub fn run(plan: Plan) -> Result<Report, String> {
     let calls = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
     let terminations = Arc::new(AtomicU64::new(0));
+    let data_checks = Arc::new(AtomicU64::new(0));
+    let data_violations = Arc::new(Mutex::new((0u64, 0u64, Vec::<String>::new())));
     let start = Instant::now();
     let checker = {
         let (kernel, stop) = (kernel.clone(), stop.clone());
@@ -110,24 +130,28 @@ pub fn run(plan: Plan) -> Result<Report, String> {
             let kernel = kernel.clone();
             let shared = shared.clone();
             let stop = stop.clone();
-            let counters = (calls.clone(), failed.clone(), terminations.clone());
+            let counters = (
+                calls.clone(),
+                failed.clone(),
+                terminations.clone(),
+                data_checks.clone(),
+                data_violations.clone(),
+            );
             let seed = plan.seed.wrapping_add(i as u64) | 1;
             std::thread::spawn(move || {
-                let mut w = Worker {
-                    t: kernel.thread(),
-                    kernel,
-                    shared,
-                    rng: Rng(seed),
-                    calls: 0,
-                    failed: 0,
-                    terminations: 0,
-                };
+                let mut w = Worker::new(kernel, shared, i as u64 + 1, seed);
                 while !stop.load(Ordering::Acquire) {
                     w.step();
                 }
+                w.verify_all();
                 counters.0.fetch_add(w.calls, Ordering::Relaxed);
                 counters.1.fetch_add(w.failed, Ordering::Relaxed);
                 counters.2.fetch_add(w.terminations, Ordering::Relaxed);
+                counters.3.fetch_add(w.data_checks, Ordering::Relaxed);
+                let mut all = counters.4.lock().unwrap_or_else(|e| e.into_inner());
+                all.0 += w.data_violations;
+                all.1 += w.dirty_fresh_pages;
+                all.2.extend(w.data_examples);
             })
         })
         .collect();
@@ -163,6 +187,12 @@ pub fn run(plan: Plan) -> Result<Report, String> {
     report.calls = calls.load(Ordering::Relaxed);
     report.failed_calls = failed.load(Ordering::Relaxed);
     report.terminations = terminations.load(Ordering::Relaxed);
+    report.data_checks = data_checks.load(Ordering::Relaxed);
+    let (count, dirty, examples) =
+        std::mem::take(&mut *data_violations.lock().unwrap_or_else(|e| e.into_inner()));
+    report.data_violations = count;
+    report.dirty_fresh_pages = dirty;
+    report.data_examples = examples;
     Ok(report)
 }
 
@@ -178,6 +208,38 @@ struct Worker {
     calls: u64,
     failed: u64,
     terminations: u64,
+    /// This worker's number, from 1: the high bits of its tags.
+    id: u64,
+    /// The low bits of the next tag.
+    counter: u64,
+    /// The worker's own allocations, with the tag each last received.
+    owned: Vec<Owned>,
+    data_checks: u64,
+    data_violations: u64,
+    dirty_fresh_pages: u64,
+    data_examples: Vec<String>,
+}
+
+/// Pages a worker committed itself and fills with its tag.
+#[derive(Debug, Clone, Copy)]
+struct Owned {
+    pid: Pid,
+    base: u32,
+    pages: u32,
+    tag: u64,
+}
+
+/// The most allocations a worker owns at once (the oldest is released for a new one).
+const MAX_OWNED: usize = 8;
+
+/// The most data violations a worker keeps the message of (all are counted).
+const MAX_KEPT: usize = 8;
+
+const PAGE: usize = 0x1000;
+
+/// A page filled with `tag`, one little-endian copy per 8 bytes.
+fn tagged_page(tag: u64) -> Vec<u8> {
+    tag.to_le_bytes().repeat(PAGE / 8)
 }
 
 const RW: Protection = Protection::READWRITE;
@@ -231,7 +293,10 @@ impl Worker {
             return;
         }
         let h = Handle::from(pid);
-        match self.rng.below(12) {
+        match self.rng.below(15) {
+            12 => self.own_new(pid),
+            13 => self.verify_one(),
+            14 => self.release_one(),
             0..=2 => {
                 let n = self.size();
                 let r = self.t.virtual_alloc(0, n, AllocType::COMMIT, RW);
@@ -243,14 +308,15 @@ impl Worker {
                 let Some((p, a, _)) = self.some_region() else {
                     return;
                 };
+                // Out of the shared list first: once released, the address can be reused
+                // by another worker's own pages, which no shared entry may name.
+                lock(&self.shared)
+                    .regions
+                    .retain(|&(q, b, _)| (q, b) != (p, a));
                 let r = self
                     .t
                     .virtual_free_ex(Handle::from(p), a & !0xFFFF, 0, AllocType::RELEASE);
-                if self.count(r).is_some() {
-                    lock(&self.shared)
-                        .regions
-                        .retain(|&(q, b, _)| (q, b) != (p, a));
-                }
+                self.count(r);
             }
             4..=5 => {
                 let Some((src, a, n)) = self.some_region() else {
@@ -356,5 +422,284 @@ impl Worker {
                 }
             }
         }
+    }
+}
+
+impl Worker {
+    /// Worker number `id` (from 1) with its random seed.
+    fn new(kernel: Kernel, shared: Arc<Mutex<Shared>>, id: u64, seed: u64) -> Self {
+        Self {
+            t: kernel.thread(),
+            kernel,
+            shared,
+            rng: Rng(seed),
+            calls: 0,
+            failed: 0,
+            terminations: 0,
+            id,
+            counter: 0,
+            owned: Vec::new(),
+            data_checks: 0,
+            data_violations: 0,
+            dirty_fresh_pages: 0,
+            data_examples: Vec::new(),
+        }
+    }
+
+    fn data_violation(&mut self, message: String) {
+        self.data_violations += 1;
+        if self.data_examples.len() < MAX_KEPT {
+            self.data_examples.push(message);
+        }
+    }
+
+    /// Whether `pid` still lives, for a violation's message: a process that has ended
+    /// since means the read raced its termination.
+    fn process_state(&self, pid: Pid) -> &'static str {
+        if self.kernel.process(pid).is_some() {
+            "its process is alive"
+        } else {
+            "its process has ended since"
+        }
+    }
+
+    fn next_tag(&mut self) -> u64 {
+        self.counter += 1;
+        (self.id << 40) | (self.counter & 0xFF_FFFF_FFFF)
+    }
+
+    /// Commits 1 to 4 fresh pages in `pid` (the thread is in it), checks they read as zero,
+    /// and tags them.
+    fn own_new(&mut self, pid: Pid) {
+        if self.owned.len() >= MAX_OWNED {
+            self.release_one();
+            // Releasing entered the released pages' process; come back.
+            if self.t.enter(pid, Mode::Kernel, None).is_err() {
+                return;
+            }
+        }
+        let pages = 1 + self.rng.below(4) as u32;
+        let r = self
+            .t
+            .virtual_alloc(0, pages * PAGE as u32, AllocType::COMMIT, RW);
+        let Some(base) = self.count(r) else {
+            return;
+        };
+        let mut buf = vec![0u8; PAGE];
+        for i in 0..pages {
+            let a = base + i * PAGE as u32;
+            self.calls += 1;
+            if self.t.read_bytes(a, &mut buf).is_err() {
+                // The process ended (or the page was decommitted) under us: gone.
+                return;
+            }
+            self.data_checks += 1;
+            if let Some(at) = buf.iter().position(|&b| b != 0) {
+                let word = word_at(&buf, at);
+                let state = self.process_state(pid);
+                self.dirty_fresh_pages += 1;
+                self.data_violation(format!(
+                    "worker {}: freshly committed page 0x{a:08X} of pid 0x{:08X} is not zero: \
+                     0x{word:016X} at +0x{:X}{}; {state}",
+                    self.id,
+                    pid.0,
+                    at & !7,
+                    whose(word)
+                ));
+                return;
+            }
+        }
+        let mut own = Owned {
+            pid,
+            base,
+            pages,
+            tag: 0,
+        };
+        if self.write_tag(&mut own) {
+            self.owned.push(own);
+        }
+    }
+
+    /// Fills `own` with a new tag; false when its pages went away.
+    fn write_tag(&mut self, own: &mut Owned) -> bool {
+        let tag = self.next_tag();
+        let page = tagged_page(tag);
+        for i in 0..own.pages {
+            self.calls += 1;
+            if self
+                .t
+                .write_bytes(own.base + i * PAGE as u32, &page)
+                .is_err()
+            {
+                return false;
+            }
+        }
+        own.tag = tag;
+        true
+    }
+
+    /// Checks that `own` still holds its tag; false when its pages went away (its process
+    /// ended, something decommitted them) or it holds something else (a violation).
+    fn verify(&mut self, own: &Owned) -> bool {
+        if self.t.enter(own.pid, Mode::Kernel, None).is_err() {
+            return false;
+        }
+        let mut buf = vec![0u8; PAGE];
+        for i in 0..own.pages {
+            let a = own.base + i * PAGE as u32;
+            self.calls += 1;
+            if self.t.read_bytes(a, &mut buf).is_err() {
+                return false;
+            }
+            self.data_checks += 1;
+            let expected = own.tag.to_le_bytes();
+            if let Some(at) = buf
+                .chunks_exact(8)
+                .position(|w| w != expected.as_slice())
+                .map(|w| w * 8)
+            {
+                let word = word_at(&buf, at);
+                let state = self.process_state(own.pid);
+                self.data_violation(format!(
+                    "worker {}: page 0x{a:08X} of pid 0x{:08X} holds 0x{word:016X} at +0x{at:X} \
+                     instead of its tag 0x{:016X}{}; {state}",
+                    self.id,
+                    own.pid.0,
+                    own.tag,
+                    whose(word)
+                ));
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Verifies one of the worker's own allocations and gives it a new tag.
+    fn verify_one(&mut self) {
+        if self.owned.is_empty() {
+            return;
+        }
+        let i = self.rng.below(self.owned.len() as u64) as usize;
+        let mut own = self.owned[i];
+        if self.verify(&own) && self.write_tag(&mut own) {
+            self.owned[i] = own;
+        } else {
+            self.owned.swap_remove(i);
+        }
+    }
+
+    /// Verifies the oldest own allocation, then releases it (its frames go back to the
+    /// pool, where other workers' fresh pages will find them).
+    fn release_one(&mut self) {
+        if self.owned.is_empty() {
+            return;
+        }
+        let own = self.owned.remove(0);
+        if self.verify(&own) {
+            let r = self.t.virtual_free(own.base, 0, AllocType::RELEASE);
+            self.count(r);
+        }
+    }
+
+    /// The last look at every own allocation, once the workers have stopped.
+    fn verify_all(&mut self) {
+        for own in std::mem::take(&mut self.owned) {
+            self.verify(&own);
+        }
+    }
+}
+
+/// The little-endian 8-byte word holding byte `at`.
+fn word_at(buf: &[u8], at: usize) -> u64 {
+    let start = at & !7;
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&buf[start..start + 8]);
+    u64::from_le_bytes(w)
+}
+
+/// " (a tag of worker N)" when `word` looks like one.
+fn whose(word: u64) -> String {
+    let id = word >> 40;
+    if (1..=256).contains(&id) {
+        format!(" (a tag of worker {id})")
+    } else {
+        String::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A worker in a fresh process of a small kernel, with one allocation of its own.
+    fn owner() -> (Kernel, Pid, Worker) {
+        let kernel = Kernel::boot(Config {
+            ram_bytes: 8 << 20,
+            ..Config::default()
+        })
+        .unwrap();
+        let pid = kernel.create_process("p.exe").unwrap();
+        let mut w = Worker::new(kernel.clone(), Arc::default(), 3, 1);
+        w.t.enter(pid, Mode::Kernel, None).unwrap();
+        w.own_new(pid);
+        assert_eq!(w.owned.len(), 1, "{:?}", w.data_examples);
+        assert_eq!(w.data_violations, 0);
+        (kernel, pid, w)
+    }
+
+    #[test]
+    fn an_untouched_own_page_keeps_its_tag_through_verify_and_retag() {
+        let (_, _, mut w) = owner();
+        let first = w.owned[0].tag;
+        w.verify_one();
+        w.verify_one();
+        assert_eq!(w.data_violations, 0, "{:?}", w.data_examples);
+        assert_eq!(w.owned.len(), 1);
+        assert_eq!(w.owned[0].tag, first + 2);
+        assert_eq!(first >> 40, 3, "the tag carries the worker number");
+    }
+
+    #[test]
+    fn a_word_written_behind_the_owner_is_a_data_violation_naming_it() {
+        let (kernel, pid, mut w) = owner();
+        let own = w.owned[0];
+        let mut other = kernel.thread();
+        other.enter(pid, Mode::Kernel, None).unwrap();
+        let last_page = own.base + (own.pages - 1) * PAGE as u32;
+        other.write_u32(last_page + 0x18, 0xDEAD_BEEF).unwrap();
+        w.verify_one();
+        assert_eq!(w.data_violations, 1);
+        assert!(w.owned.is_empty());
+        let msg = &w.data_examples[0];
+        assert!(
+            msg.contains(&format!("page 0x{last_page:08X}")) && msg.contains("at +0x18"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn pages_of_a_terminated_process_go_away_without_a_violation() {
+        let (kernel, pid, mut w) = owner();
+        kernel
+            .thread()
+            .terminate_process(Handle::from(pid), 0)
+            .unwrap();
+        w.verify_one();
+        assert_eq!(w.data_violations, 0);
+        assert!(w.owned.is_empty());
+    }
+
+    #[test]
+    fn own_pages_decommitted_by_someone_else_go_away_without_a_violation() {
+        let (kernel, pid, mut w) = owner();
+        let own = w.owned[0];
+        let mut other = kernel.thread();
+        other.enter(pid, Mode::Kernel, None).unwrap();
+        other
+            .virtual_free(own.base, own.pages * PAGE as u32, AllocType::DECOMMIT)
+            .unwrap();
+        w.verify_one();
+        assert_eq!(w.data_violations, 0);
+        assert!(w.owned.is_empty());
     }
 }

@@ -7,7 +7,7 @@
 //! thread's last error after the call.
 
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::path::Path;
 
 use serde_json::{Map, Value, json};
@@ -38,11 +38,13 @@ pub struct TracedCall<'a> {
     pub error: u32,
 }
 
-/// Writes the trace file. The first write error is kept and reported by [`Tracer::finish`],
-/// so a full disk cannot pass unnoticed.
+/// Writes the trace file, one whole line per call as the call returns (no buffering: the
+/// trace of a script stopped by a timeout, or of a process that ends abruptly, still says
+/// what it did). The first write error is kept and reported by [`Tracer::finish`], so a
+/// full disk cannot pass unnoticed.
 #[derive(Debug)]
 pub struct Tracer {
-    out: BufWriter<File>,
+    out: File,
     seq: u64,
     failed: Option<io::Error>,
 }
@@ -51,7 +53,7 @@ impl Tracer {
     /// Creates (or truncates) the trace file.
     pub fn create(path: &Path) -> io::Result<Self> {
         Ok(Self {
-            out: BufWriter::new(File::create(path)?),
+            out: File::create(path)?,
             seq: 0,
             failed: None,
         })
@@ -73,7 +75,9 @@ impl Tracer {
             obj.insert("out".into(), Value::Object(out));
         }
         if self.failed.is_none() {
-            if let Err(e) = writeln!(self.out, "{line}") {
+            let mut text = line.to_string();
+            text.push('\n');
+            if let Err(e) = self.out.write_all(text.as_bytes()) {
                 self.failed = Some(e);
             }
         }

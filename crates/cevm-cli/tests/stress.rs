@@ -34,3 +34,28 @@ fn stress_rejects_zero_threads() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--threads"));
 }
+
+#[test]
+fn a_stress_run_checks_data_and_reports_data_violations() {
+    let out = cevm()
+        .args([
+            "stress",
+            "--threads",
+            "2",
+            "--seconds",
+            "0.5",
+            "--seed",
+            "3",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // Whether violations occur depends on the library (issue 8's race); that the data is
+    // checked, and how many failed, must be in the report either way.
+    assert!(field(&stdout, "data checks:") > 100, "{stdout}");
+    let violations = field(&stdout, "data violations:");
+    let clean = violations == 0
+        && field(&stdout, "invariant violations:") == 0
+        && field(&stdout, "frames leaked:") == 0;
+    assert_eq!(out.status.success(), clean, "{stdout}");
+}

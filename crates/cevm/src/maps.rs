@@ -39,13 +39,29 @@ pub struct Region {
     pub mapped: bool,
     /// The device the frames belong to, if any.
     pub device: Option<String>,
-    /// Other places that map the same frames.
+    /// Other places that map the same frames: at most [`OTHERS_LISTED`] of them, in
+    /// process-id and address order.
     pub others: Vec<OtherMapping>,
+    /// How many other places map the region's first frame beyond those in `others` (a frame
+    /// can be mapped thousands of times; listing every one on every page would be
+    /// quadratic). `others.len() + others_not_listed` is the full count.
+    pub others_not_listed: usize,
     /// For an alias made by VirtualAllocCopyEx, the bytes of this region outside what
     /// the caller asked for: `(bytes before, bytes after)` the request.
     pub exposed: Option<(u32, u32)>,
     /// The bytes the caller asked VirtualAllocCopyEx to alias, when this is such an alias.
     pub requested: Option<(u32, u32)>,
+}
+
+/// The most other mappings a [`Region`] lists; the rest are counted in
+/// [`Region::others_not_listed`].
+pub const OTHERS_LISTED: usize = 8;
+
+/// Every mapping of every RAM or device frame, built once per rendering: frame → (pid,
+/// address) in process-id then address order, and the process names.
+struct ReverseMap {
+    frames: HashMap<Pfn, Vec<(Pid, u32)>>,
+    names: HashMap<Pid, String>,
 }
 
 /// The name of a protection value, `PAGE_` prefixes dropped (`READWRITE|GUARD`).
@@ -73,31 +89,44 @@ pub fn protection_name(p: Protection) -> String {
 }
 
 impl Kernel {
-    /// Every mapping of every RAM or device frame: frame → (pid, address).
-    fn reverse_map(&self) -> HashMap<Pfn, Vec<(Pid, u32)>> {
-        let mut rev: HashMap<Pfn, Vec<(Pid, u32)>> = HashMap::new();
+    /// Every mapping of every RAM or device frame, once for all processes.
+    fn reverse_map(&self) -> ReverseMap {
+        let mut frames: HashMap<Pfn, Vec<(Pid, u32)>> = HashMap::new();
+        let mut names = HashMap::new();
         for p in self.processes() {
+            names.insert(p.pid(), p.name().to_string());
             let Ok(mut spaces) = Spaces::lock(self.nk(), &[&p], false) else {
                 continue;
             };
             spaces.get(p.pid()).table.for_each_used(|va, e| {
                 if e.is_committed() {
-                    rev.entry(e.pfn()).or_default().push((p.pid(), va));
+                    frames.entry(e.pfn()).or_default().push((p.pid(), va));
                 }
             });
         }
-        rev
+        ReverseMap { frames, names }
     }
 
     /// The regions of process `pid` (its own tables; for NK.EXE also the shared heap and
-    /// kernel memory), in address order.
+    /// kernel memory), in address order. To map every process, [`Kernel::all_regions`]
+    /// does the work once instead of once per process.
     pub fn regions(&self, pid: Pid) -> Vec<Region> {
         let rev = self.reverse_map();
-        let names: HashMap<Pid, String> = self
-            .processes()
+        self.regions_with(pid, &rev)
+    }
+
+    /// The regions of every live process, NK.EXE first (process-id order), from one pass
+    /// over every page table: linear in the pages mapped, however many processes there are
+    /// and however often a frame is mapped.
+    pub fn all_regions(&self) -> Vec<(Pid, Vec<Region>)> {
+        let rev = self.reverse_map();
+        self.processes()
             .iter()
-            .map(|p| (p.pid(), p.name().to_string()))
-            .collect();
+            .map(|p| (p.pid(), self.regions_with(p.pid(), &rev)))
+            .collect()
+    }
+
+    fn regions_with(&self, pid: Pid, rev: &ReverseMap) -> Vec<Region> {
         let Some(proc) = self.process(pid) else {
             return Vec::new();
         };
@@ -110,21 +139,28 @@ impl Kernel {
         let mut out: Vec<Region> = Vec::new();
         for (va, e) in pages {
             let rec = space.record_at(va).copied();
-            let others: Vec<OtherMapping> = if e.is_committed() {
-                rev.get(&e.pfn())
-                    .map(|v| {
-                        v.iter()
+            let (others, others_not_listed) = if e.is_committed() {
+                match rev.frames.get(&e.pfn()) {
+                    Some(all) => {
+                        let others: Vec<OtherMapping> = all
+                            .iter()
                             .filter(|&&(p, a)| !(p == pid && a == va))
+                            .take(OTHERS_LISTED)
                             .map(|&(p, a)| OtherMapping {
                                 pid: p,
-                                name: names.get(&p).cloned().unwrap_or_default(),
+                                name: rev.names.get(&p).cloned().unwrap_or_default(),
                                 address: a,
                             })
-                            .collect()
-                    })
-                    .unwrap_or_default()
+                            .collect();
+                        // `all` holds this page itself once (it is committed here).
+                        let total = all.len().saturating_sub(1);
+                        let not_listed = total.saturating_sub(others.len());
+                        (others, not_listed)
+                    }
+                    None => (Vec::new(), 0),
+                }
             } else {
-                Vec::new()
+                (Vec::new(), 0)
             };
             let device = if e.is_committed() {
                 self.memory().device_name(e.pfn())
@@ -154,6 +190,7 @@ impl Kernel {
             if let Some(last) = out.last_mut() {
                 let contiguous = u64::from(last.start) + u64::from(last.size) == u64::from(va);
                 let same_others = last.others.len() == others.len()
+                    && last.others_not_listed == others_not_listed
                     && last.others.iter().zip(&others).all(|(a, b)| {
                         a.pid == b.pid
                             && u64::from(a.address) + u64::from(last.size) == u64::from(b.address)
@@ -181,6 +218,7 @@ impl Kernel {
                 mapped: e.is_committed() && e.mapped(),
                 device,
                 others,
+                others_not_listed,
                 exposed,
                 requested,
             });
@@ -190,6 +228,10 @@ impl Kernel {
 
     /// The maps of process `pid` as text, one line per region.
     pub fn render_maps(&self, pid: Pid) -> String {
+        self.render_maps_with(pid, &self.reverse_map())
+    }
+
+    fn render_maps_with(&self, pid: Pid, rev: &ReverseMap) -> String {
         let mut s = String::new();
         let Some(proc) = self.process(pid) else {
             let _ = writeln!(s, "no process 0x{:08X}", pid.0);
@@ -204,7 +246,7 @@ impl Kernel {
                 l.static_end - 1
             );
         }
-        for r in self.regions(pid) {
+        for r in self.regions_with(pid, rev) {
             let end = r.start as u64 + r.size as u64 - 1;
             let state = match r.state {
                 PageState::Committed => "committed",
@@ -230,11 +272,14 @@ impl Kernel {
                 let _ = write!(s, "  ALIAS");
             }
             if !r.others.is_empty() {
-                let list: Vec<String> = r
+                let mut list: Vec<String> = r
                     .others
                     .iter()
                     .map(|o| format!("{}@0x{:08X}", o.name, o.address))
                     .collect();
+                if r.others_not_listed > 0 {
+                    list.push(format!("and {} more", r.others_not_listed));
+                }
                 let _ = write!(s, "  shared with {}", list.join(", "));
             }
             if let Some((before, after)) = r.exposed {
@@ -251,9 +296,10 @@ impl Kernel {
 
     /// The maps of every process, NK.EXE first.
     pub fn render_all_maps(&self) -> String {
+        let rev = self.reverse_map();
         self.processes()
             .iter()
-            .map(|p| self.render_maps(p.pid()))
+            .map(|p| self.render_maps_with(p.pid(), &rev))
             .collect::<Vec<_>>()
             .join("\n")
     }

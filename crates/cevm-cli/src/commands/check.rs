@@ -1,58 +1,71 @@
 //! `cevm check PATH…`: every `*.rhai` under the given files and folders, each in a fresh
 //! kernel; one `PASS name` or `FAIL name: reason` line per script, then `N passed, M failed`.
+//!
+//! Each script has a wall-clock limit (`--timeout`) and Rhai's size limits, so a script
+//! that loops or grows without end fails alone and the run goes on. Folders are walked
+//! without following symbolic links to folders (two links to `..` would otherwise make the
+//! walk exponential); a link to a file is a file.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Args;
 
 use super::Machine;
+use crate::out::{errln, outln};
 use crate::script::{Options, Output, Script};
 
 /// Arguments of `cevm check`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Scripts, or folders searched recursively for *.rhai
+    /// Scripts, or folders searched recursively for *.rhai (symbolic links to folders are
+    /// not followed)
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     #[command(flatten)]
     pub machine: Machine,
+    /// Wall-clock limit of each script, in seconds (1 to 86400)
+    #[arg(long, value_name = "SECONDS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub timeout: u64,
 }
 
 /// Runs the scripts; exit 1 if any failed or none was found.
 pub fn execute(args: CheckArgs) -> ExitCode {
     let mut passed = 0usize;
     let mut failed = 0usize;
-    let mut seen = Vec::new();
+    let mut seen = HashSet::new();
+    let timeout = Duration::from_secs(args.timeout);
     for path in &args.paths {
         let scripts = match collect(path) {
             Ok(s) => s,
             Err(reason) => {
-                println!("FAIL {}: {reason}", path.display());
+                outln!("FAIL {}: {reason}", path.display());
                 failed += 1;
                 continue;
             }
         };
         for script in scripts {
-            if seen.contains(&script) {
+            if !seen.insert(script.clone()) {
                 continue;
             }
-            match run_one(&script, args.machine.ram_mb) {
+            match run_one(&script, args.machine.ram_mb, timeout) {
                 Ok(()) => {
-                    println!("PASS {}", script.display());
+                    outln!("PASS {}", script.display());
                     passed += 1;
                 }
                 Err(reason) => {
-                    println!("FAIL {}: {reason}", script.display());
+                    outln!("FAIL {}: {reason}", script.display());
                     failed += 1;
                 }
             }
-            seen.push(script);
         }
     }
-    println!("{passed} passed, {failed} failed");
+    outln!("{passed} passed, {failed} failed");
     if passed + failed == 0 {
-        eprintln!("error: no *.rhai scripts found");
+        errln!("error: no *.rhai scripts found");
         return ExitCode::FAILURE;
     }
     if failed > 0 {
@@ -63,16 +76,18 @@ pub fn execute(args: CheckArgs) -> ExitCode {
 }
 
 /// One script in a fresh kernel, its output discarded; the reason on one line.
-fn run_one(path: &Path, ram_mb: u64) -> Result<(), String> {
+fn run_one(path: &Path, ram_mb: u64, timeout: Duration) -> Result<(), String> {
     let options = Options {
         output: Output::Quiet,
+        timeout: Some(timeout),
         ..Options::new(ram_mb)
     };
     let script = Script::new(&options)?;
     script.run_file(path).map_err(|f| f.one_line())
 }
 
-/// A file as given; a folder's `*.rhai` files, recursively, sorted by path.
+/// A file as given (a link to one included); a folder's `*.rhai` files, recursively,
+/// sorted by path.
 fn collect(path: &Path) -> Result<Vec<PathBuf>, String> {
     let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
     if !meta.is_dir() {
@@ -84,10 +99,22 @@ fn collect(path: &Path) -> Result<Vec<PathBuf>, String> {
     Ok(found)
 }
 
+/// The `*.rhai` entries under `dir`. A symbolic link is looked at, not followed into: a
+/// link to a folder is skipped, a link to anything else is taken as a file.
 fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.is_dir() {
+        let entry = entry?;
+        let path = entry.path();
+        let kind = entry.file_type()?;
+        let is_dir = if kind.is_symlink() {
+            if std::fs::metadata(&path).is_ok_and(|m| m.is_dir()) {
+                continue;
+            }
+            false
+        } else {
+            kind.is_dir()
+        };
+        if is_dir {
             walk(&path, found)?;
         } else if path.extension().is_some_and(|e| e == "rhai") {
             found.push(path);

@@ -5,8 +5,13 @@
 //! goes on. With a terminal the prompt has line editing and history (kept in
 //! `~/.cevm_history`); with piped input it reads plain lines without prompting, so the
 //! shell can be scripted.
+//!
+//! Input is bounded: a line longer than [`MAX_LINE_BYTES`] ends the shell with an error
+//! (`cevm shell < /dev/zero` stops at once instead of reading forever), an input left open
+//! across lines is dropped with an error past [`MAX_INPUT_BYTES`], and a line that is not
+//! UTF-8 is reported and skipped.
 
-use std::io::{BufRead, IsTerminal};
+use std::io::{BufRead, IsTerminal, Read as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -17,6 +22,7 @@ use rustyline::error::ReadlineError;
 
 use super::Machine;
 use crate::maps::{render_all, render_process};
+use crate::out::{self, errln, outln};
 use crate::script::{self, Kind, Options, Script, show};
 
 /// Arguments of `cevm shell`.
@@ -26,9 +32,19 @@ pub struct ShellArgs {
     pub machine: Machine,
 }
 
+/// The longest input line read.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+
+/// The longest input gathered across lines (a statement left open).
+pub const MAX_INPUT_BYTES: usize = 16 << 20;
+
 /// What reading the input gave.
 enum Read {
     Line(String),
+    /// A line that could not be taken; the message says why, the session goes on.
+    Skipped(String),
+    /// The input cannot go on (a line without end); the message says why.
+    Fatal(String),
     /// Ctrl-C: drop what was typed so far, keep the session.
     Cancel,
     End,
@@ -37,14 +53,14 @@ enum Read {
 /// Where input lines come from.
 enum Input {
     Terminal(Box<DefaultEditor>, Option<PathBuf>),
-    Piped(std::io::StdinLock<'static>),
+    Piped(std::io::StdinLock<'static>, usize),
 }
 
 impl Input {
     fn open() -> Self {
         let stdin = std::io::stdin();
         if !stdin.is_terminal() {
-            return Input::Piped(stdin.lock());
+            return Input::Piped(stdin.lock(), 0);
         }
         match DefaultEditor::new() {
             Ok(mut editor) => {
@@ -55,7 +71,7 @@ impl Input {
                 }
                 Input::Terminal(Box::new(editor), history)
             }
-            Err(_) => Input::Piped(stdin.lock()),
+            Err(_) => Input::Piped(stdin.lock(), 0),
         }
     }
 
@@ -70,14 +86,15 @@ impl Input {
                     Read::Line(line)
                 }
                 Err(ReadlineError::Interrupted) => Read::Cancel,
+                Err(ReadlineError::Eof) => Read::End,
+                Err(ReadlineError::Io(e)) if e.kind() == std::io::ErrorKind::InvalidData => {
+                    Read::Skipped("the line is not UTF-8 text; skipped".to_string())
+                }
                 Err(_) => Read::End,
             },
-            Input::Piped(lines) => {
-                let mut line = String::new();
-                match lines.read_line(&mut line) {
-                    Ok(0) | Err(_) => Read::End,
-                    Ok(_) => Read::Line(line.trim_end_matches(['\n', '\r']).to_string()),
-                }
+            Input::Piped(lines, number) => {
+                *number += 1;
+                piped_line(lines, *number)
             }
         }
     }
@@ -89,22 +106,54 @@ impl Input {
     }
 }
 
+/// The next line of piped input, read with a bound.
+fn piped_line(input: &mut impl BufRead, number: usize) -> Read {
+    let mut bytes = Vec::new();
+    match input
+        .take(MAX_LINE_BYTES as u64 + 1)
+        .read_until(b'\n', &mut bytes)
+    {
+        Ok(0) => return Read::End,
+        Ok(_) => {}
+        Err(e) => return Read::Fatal(format!("cannot read line {number}: {e}")),
+    }
+    if bytes.last() == Some(&b'\n') {
+        bytes.pop();
+    } else if bytes.len() > MAX_LINE_BYTES {
+        return Read::Fatal(format!(
+            "line {number} is longer than {} MiB; the shell stops",
+            MAX_LINE_BYTES >> 20
+        ));
+    }
+    if bytes.last() == Some(&b'\r') {
+        bytes.pop();
+    }
+    match String::from_utf8(bytes) {
+        Ok(line) => Read::Line(line),
+        Err(e) => Read::Skipped(format!(
+            "line {number} is not UTF-8 text (byte {} is not); skipped",
+            e.utf8_error().valid_up_to() + 1
+        )),
+    }
+}
+
 /// Runs the prompt until end of input or `:quit`.
 pub fn execute(args: ShellArgs) -> ExitCode {
     let script = match Script::new(&Options::new(args.machine.ram_mb)) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return ExitCode::FAILURE;
         }
     };
     let mut input = Input::open();
     if matches!(input, Input::Terminal(..)) {
-        println!("cevm shell: NK.EXE, kernel mode. :help lists the functions, :quit leaves.");
+        outln!("cevm shell: NK.EXE, kernel mode. :help lists the functions, :quit leaves.");
     }
     let mut scope = Scope::new();
     let mut functions = AST::empty();
     let mut pending = String::new();
+    let mut code = ExitCode::SUCCESS;
     loop {
         let prompt = if pending.is_empty() {
             "cevm> "
@@ -117,12 +166,30 @@ pub fn execute(args: ShellArgs) -> ExitCode {
                 pending.clear();
                 continue;
             }
+            Read::Skipped(why) => {
+                errln!("error: {why}");
+                continue;
+            }
+            Read::Fatal(why) => {
+                errln!("error: {why}");
+                code = ExitCode::FAILURE;
+                pending.clear();
+                break;
+            }
             Read::End => break,
         };
         if pending.is_empty() && line.trim_start().starts_with(':') {
             if !command(line.trim(), &script) {
                 break;
             }
+            continue;
+        }
+        if pending.len() + line.len() >= MAX_INPUT_BYTES {
+            errln!(
+                "error: the input is longer than {} MiB; dropped",
+                MAX_INPUT_BYTES >> 20
+            );
+            pending.clear();
             continue;
         }
         pending.push_str(&line);
@@ -137,7 +204,7 @@ pub fn execute(args: ShellArgs) -> ExitCode {
         evaluate(&script, &mut scope, &mut functions, &pending);
     }
     input.close();
-    ExitCode::SUCCESS
+    code
 }
 
 /// Runs one input with the functions defined so far, prints its value, keeps its
@@ -146,7 +213,7 @@ fn evaluate(script: &Script, scope: &mut Scope<'static>, functions: &mut AST, so
     let ast = match script.compile("<shell>", source, scope) {
         Ok(a) => a,
         Err(f) => {
-            eprintln!("error: {}", f.one_line());
+            errln!("error: {}", f.one_line());
             return;
         }
     };
@@ -155,13 +222,10 @@ fn evaluate(script: &Script, scope: &mut Scope<'static>, functions: &mut AST, so
     match script.eval("<shell>", scope, &run) {
         Ok(v) if v.is_unit() => {}
         Ok(v) if v.is_string() => {
-            println!(
-                "{}",
-                v.into_string().unwrap_or_default().trim_end_matches('\n')
-            )
+            out::line(v.into_string().unwrap_or_default().trim_end_matches('\n'))
         }
-        Ok(v) => println!("{}", show(&v)),
-        Err(f) => eprintln!("error: {}", f.one_line()),
+        Ok(v) => out::line(&show(&v)),
+        Err(f) => errln!("error: {}", f.one_line()),
     }
 }
 
@@ -197,16 +261,16 @@ fn command(line: &str, script: &Script) -> bool {
     let mut words = line.split_whitespace();
     match (words.next().unwrap_or_default(), words.next()) {
         (":quit" | ":q" | ":exit", _) => return false,
-        (":help" | ":h", _) => print!("{}", help()),
-        (":maps", None) => print!("{}", render_all(&script.kernel())),
+        (":help" | ":h", _) => out::text(&help()),
+        (":maps", None) => out::text(&render_all(&script.kernel())),
         (":maps", Some(pid)) => match parse_int(pid) {
             Some(pid) => match render_process(&script.kernel(), cevm::Pid(pid)) {
-                Some(text) => print!("{text}"),
-                None => eprintln!("error: no live process has id {pid:#X}"),
+                Some(text) => out::text(&text),
+                None => errln!("error: no live process has id {pid:#X}"),
             },
-            None => eprintln!("error: :maps takes a process id, not {pid:?}"),
+            None => errln!("error: :maps takes a process id, not {pid:?}"),
         },
-        (other, _) => eprintln!("error: unknown command {other} (try :help)"),
+        (other, _) => errln!("error: unknown command {other} (try :help)"),
     }
     true
 }

@@ -6,63 +6,72 @@ use std::time::Duration;
 
 use clap::Args;
 
+use crate::out::{errln, outln};
 use crate::stress::{Plan, run};
 
 /// Arguments of `cevm stress`.
 #[derive(Debug, Args)]
 pub struct StressArgs {
-    /// Worker threads
-    #[arg(long, default_value_t = 8)]
-    pub threads: usize,
-    /// How long the workers run
-    #[arg(long, default_value_t = 10.0)]
+    /// Worker threads (1 to 256)
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub threads: u64,
+    /// How long the workers run, in seconds (0 to 86400)
+    #[arg(long, default_value_t = 10.0, value_parser = super::seconds)]
     pub seconds: f64,
     /// Seed of the random choices (the same seed makes the same choices per thread; the
     /// interleaving still varies)
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// RAM of the emulated machine, in MiB (small, so memory runs out too)
-    #[arg(long = "ram", value_name = "MB", default_value_t = 8)]
+    /// RAM of the emulated machine, in MiB (1 to 1024; small, so memory runs out too)
+    #[arg(long = "ram", value_name = "MB", default_value_t = 8,
+          value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub ram_mb: u64,
 }
 
-/// Runs the stress test; exit 1 when any invariant was violated or any frame leaked.
+/// Runs the stress test; exit 1 when any invariant or data check was violated or any frame
+/// leaked.
 pub fn execute(args: StressArgs) -> ExitCode {
-    if args.threads == 0 || !(args.seconds.is_finite() && args.seconds >= 0.0) {
-        eprintln!("error: --threads must be at least 1 and --seconds a non-negative number");
-        return ExitCode::FAILURE;
-    }
     let plan = Plan {
-        threads: args.threads,
-        duration: Duration::from_secs_f64(args.seconds.min(86_400.0)),
+        threads: args.threads as usize,
+        duration: Duration::from_secs_f64(args.seconds),
         seed: args.seed,
         ram_mb: args.ram_mb,
     };
     let report = match run(plan) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return ExitCode::FAILURE;
         }
     };
     let secs = report.elapsed.as_secs_f64().max(1e-9);
-    println!("threads:              {}", args.threads);
-    println!("seconds:              {:.2}", report.elapsed.as_secs_f64());
-    println!("seed:                 {}", args.seed);
-    println!("calls made:           {}", report.calls);
-    println!("calls per second:     {:.0}", report.calls as f64 / secs);
-    println!(
+    outln!("threads:              {}", args.threads);
+    outln!("seconds:              {:.2}", report.elapsed.as_secs_f64());
+    outln!("seed:                 {}", args.seed);
+    outln!("calls made:           {}", report.calls);
+    outln!("calls per second:     {:.0}", report.calls as f64 / secs);
+    outln!(
         "calls that failed:    {} (random arguments; expected)",
         report.failed_calls
     );
-    println!("terminations:         {}", report.terminations);
-    println!("invariant checks:     {}", report.checks);
-    println!("invariant violations: {}", report.violations.len());
+    outln!("terminations:         {}", report.terminations);
+    outln!("invariant checks:     {}", report.checks);
+    outln!("invariant violations: {}", report.violations.len());
     for v in report.violations.iter().take(5) {
-        println!("  {v}");
+        outln!("  {v}");
     }
-    println!("frames leaked:        {}", report.leaked_frames);
-    if report.violations.is_empty() && report.leaked_frames == 0 {
+    outln!("data checks:          {}", report.data_checks);
+    outln!(
+        "data violations:      {} ({} freshly committed pages not zero, {} tags not kept)",
+        report.data_violations,
+        report.dirty_fresh_pages,
+        report.data_violations - report.dirty_fresh_pages
+    );
+    for v in report.data_examples.iter().take(5) {
+        outln!("  {v}");
+    }
+    outln!("frames leaked:        {}", report.leaked_frames);
+    if report.violations.is_empty() && report.data_violations == 0 && report.leaked_frames == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -10,9 +10,11 @@ mod report;
 mod session;
 mod values;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::time::{Duration, Instant};
 
 use cevm::Kernel;
 use rhai::{AST, Dynamic, Engine, Scope};
@@ -45,6 +47,8 @@ pub struct Options {
     pub trace: Option<PathBuf>,
     /// Where `print` goes.
     pub output: Output,
+    /// The wall-clock limit of one evaluation (`--timeout`); `None` for no limit.
+    pub timeout: Option<Duration>,
 }
 
 impl Options {
@@ -54,7 +58,66 @@ impl Options {
             ram_mb,
             trace: None,
             output: Output::Stdout,
+            timeout: None,
         }
+    }
+}
+
+/// The largest script file read (a bounded read: `/dev/zero` is refused, not swallowed).
+pub const MAX_SCRIPT_BYTES: u64 = 16 << 20;
+
+/// Rhai's limits: generous for any real script (a 1 MiB blob, arrays of 10 000 elements,
+/// a few hundred nested calls), finite for a hostile one, whose excess becomes an error of
+/// that script instead of an abort of the process.
+mod limits {
+    /// Bytes of one string (and of all the strings inside one value).
+    pub const STRING_BYTES: usize = 16 << 20;
+    /// Elements of one array or bytes of one blob, nested arrays and blobs included.
+    pub const ARRAY_ELEMENTS: usize = 8 << 20;
+    /// Entries of one object map, nested maps included.
+    pub const MAP_ENTRIES: usize = 1 << 20;
+    /// Nested function calls.
+    pub const CALL_LEVELS: usize = 1_000;
+    /// Nesting of one expression, at the top level and inside functions.
+    pub const EXPR_DEPTH: usize = 256;
+    /// How many operations pass between two looks at the clock.
+    pub const CLOCK_EVERY: u64 = 1 << 10;
+}
+
+/// Reads a script file: at most [`MAX_SCRIPT_BYTES`] (read with a bounded reader, so a
+/// device or a growing file cannot make it read forever), UTF-8, a leading byte-order mark
+/// skipped.
+pub fn read_script(path: &Path) -> Result<String, String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read the script: {e}"))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_SCRIPT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read the script: {e}"))?;
+    if bytes.len() as u64 > MAX_SCRIPT_BYTES {
+        return Err(format!(
+            "cannot read the script: it is larger than {} MiB",
+            MAX_SCRIPT_BYTES >> 20
+        ));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        format!(
+            "cannot read the script: it is not UTF-8 text (byte {} is not)",
+            e.utf8_error().valid_up_to()
+        )
+    })?;
+    Ok(match text.strip_prefix('\u{FEFF}') {
+        Some(rest) => rest.to_string(),
+        None => text,
+    })
+}
+
+/// A `debug(…)` line as Rhai writes it by default: `[source @ ]position | text`.
+fn debug_line(s: &str, source: Option<&str>, pos: rhai::Position) -> String {
+    match (source, pos.is_none()) {
+        (Some(src), true) => format!("{src} | {s}"),
+        (Some(src), false) => format!("{src} @ {pos:?} | {s}"),
+        (None, true) => s.to_string(),
+        (None, false) => format!("{pos:?} | {s}"),
     }
 }
 
@@ -84,6 +147,8 @@ fn what_it_takes(name: &str) -> Option<String> {
 pub struct Script {
     engine: Engine,
     session: Rc<RefCell<Session>>,
+    /// When the evaluation under way started (the timeout's reference).
+    started: Rc<Cell<Instant>>,
 }
 
 impl Script {
@@ -101,30 +166,50 @@ impl Script {
             tracer,
         )?));
         let mut engine = Engine::new();
+        engine
+            .set_max_string_size(limits::STRING_BYTES)
+            .set_max_array_size(limits::ARRAY_ELEMENTS)
+            .set_max_map_size(limits::MAP_ENTRIES)
+            .set_max_call_levels(limits::CALL_LEVELS)
+            .set_max_expr_depths(limits::EXPR_DEPTH, limits::EXPR_DEPTH);
+        let started = Rc::new(Cell::new(Instant::now()));
+        if let Some(limit) = options.timeout {
+            let started = started.clone();
+            let secs = limit.as_secs_f64();
+            engine.on_progress(move |ops| {
+                (ops % limits::CLOCK_EVERY == 0 && started.get().elapsed() >= limit)
+                    .then(|| Dynamic::from_float(secs))
+            });
+        }
         engine.register_global_module(constants::module().into());
         binding::register(&mut engine, &session, ce_calls::BINDINGS);
         binding::register(&mut engine, &session, harness::BINDINGS);
         binding::register(&mut engine, &session, memory::BINDINGS);
         match options.output {
             Output::Stdout => {
-                engine.on_print(|s| println!("{s}"));
+                engine.on_print(crate::out::line);
+                engine.on_debug(|s, source, pos| crate::out::line(&debug_line(s, source, pos)));
             }
             Output::Stderr => {
-                engine.on_print(|s| eprintln!("{s}"));
+                engine.on_print(crate::out::err_line);
+                engine.on_debug(|s, source, pos| crate::out::err_line(&debug_line(s, source, pos)));
             }
             Output::Quiet => {
                 engine.on_print(|_| {});
                 engine.on_debug(|_, _, _| {});
             }
         }
-        Ok(Self { engine, session })
+        Ok(Self {
+            engine,
+            session,
+            started,
+        })
     }
 
     /// Runs the script at `path`; errors name the path as given.
     pub fn run_file(&self, path: &Path) -> Result<(), Failure> {
         let name = path.display().to_string();
-        let source = std::fs::read_to_string(path)
-            .map_err(|e| Failure::plain(&name, format!("cannot read the script: {e}")))?;
+        let source = read_script(path).map_err(|e| Failure::plain(&name, e))?;
         self.run_source(&name, &source)
     }
 
@@ -143,6 +228,7 @@ impl Script {
 
     /// Evaluates `ast` with `scope` (kept across calls by the shell).
     pub fn eval(&self, name: &str, scope: &mut Scope<'_>, ast: &AST) -> Result<Dynamic, Failure> {
+        self.started.set(Instant::now());
         self.engine
             .eval_ast_with_scope::<Dynamic>(scope, ast)
             .map_err(|e| Failure::eval(name, &e, &what_it_takes))

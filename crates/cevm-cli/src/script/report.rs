@@ -51,6 +51,17 @@ impl Failure {
             err = inner;
         }
         trail.reverse();
+        if let EvalAltResult::ErrorTerminated(limit, pos) = err {
+            // A timeout leads the line (`FAIL name: timed out after 10 s`); where the
+            // script was when it was stopped follows.
+            let secs = limit.as_float().unwrap_or_default();
+            let mut f = Self::plain(
+                file,
+                format!("timed out after {secs} s (stopped at {})", at(*pos)),
+            );
+            f.trail = trail;
+            return f;
+        }
         let mut f = Self::plain(file, cause(err, known));
         f.trail = trail;
         f.locate(err.position());
@@ -123,6 +134,20 @@ fn cause(err: &EvalAltResult, known: &dyn Fn(&str) -> Option<String>) -> String 
             }
         }
         EvalAltResult::ErrorParsing(p, _) => format!("syntax error: {p}"),
+        EvalAltResult::ErrorDataTooLarge(what, _) => {
+            let limit = if what.starts_with("Length of string") {
+                format!("{} MiB", super::limits::STRING_BYTES >> 20)
+            } else if what.contains("map") {
+                format!("{} entries", super::limits::MAP_ENTRIES)
+            } else {
+                format!("{} elements or bytes", super::limits::ARRAY_ELEMENTS)
+            };
+            format!("{what} over the script limit of {limit}")
+        }
+        EvalAltResult::ErrorStackOverflow(_) => format!(
+            "too many nested function calls (the limit is {})",
+            super::limits::CALL_LEVELS
+        ),
         other => {
             // The position is reported separately; drop Rhai's " (line 1, position 2)".
             let text = other.to_string();

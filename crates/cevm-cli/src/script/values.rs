@@ -121,9 +121,24 @@ pub fn first_difference(a: &Dynamic, b: &Dynamic) -> Option<usize> {
         .or_else(|| (x.len() != y.len()).then(|| x.len().min(y.len())))
 }
 
+/// How deep [`show`] and [`to_json`] descend into arrays and maps; deeper values are
+/// shown as `…`. A hostile script can nest values thousands deep; printing them must not
+/// recurse that far.
+pub const MAX_SHOWN_DEPTH: usize = 8;
+
+/// How many elements of an array or map, and characters of a string, [`show`] writes
+/// before it counts the rest.
+pub const MAX_SHOWN_ITEMS: usize = 32;
+
 /// How a value is shown in messages: integers in hex (with the decimal value when that
 /// helps, as for error codes), blobs as text when printable and as bytes otherwise.
+/// Nesting beyond [`MAX_SHOWN_DEPTH`] is cut to `…`, arrays and maps beyond
+/// [`MAX_SHOWN_ITEMS`] elements end in `… N more`, long strings in `…`.
 pub fn show(v: &Dynamic) -> String {
+    show_at(v, 0)
+}
+
+fn show_at(v: &Dynamic, depth: usize) -> String {
     if let Ok(n) = v.as_int() {
         return if (10..=0xFFFF).contains(&n) || n < 0 {
             format!("{} ({n})", hex(n))
@@ -132,20 +147,49 @@ pub fn show(v: &Dynamic) -> String {
         };
     }
     if v.is_string() {
-        return format!("{:?}", v.clone().into_string().unwrap_or_default());
+        let s = v.clone().into_string().unwrap_or_default();
+        let max = MAX_SHOWN_ITEMS * 8;
+        return match s.char_indices().nth(max) {
+            Some((cut, _)) => format!("{:?}… ({} bytes)", &s[..cut], s.len()),
+            None => format!("{s:?}"),
+        };
     }
     if let Some(b) = v.read_lock::<Blob>() {
         return show_blob(&b);
     }
     if let Some(a) = v.read_lock::<rhai::Array>() {
-        let items: Vec<String> = a.iter().map(show).collect();
+        if depth >= MAX_SHOWN_DEPTH && !a.is_empty() {
+            return "[…]".to_string();
+        }
+        let mut items: Vec<String> = a
+            .iter()
+            .take(MAX_SHOWN_ITEMS)
+            .map(|x| show_at(x, depth + 1))
+            .collect();
+        if a.len() > MAX_SHOWN_ITEMS {
+            items.push(format!("… {} more", a.len() - MAX_SHOWN_ITEMS));
+        }
         return format!("[{}]", items.join(", "));
     }
     if let Some(m) = v.read_lock::<Map>() {
-        let items: Vec<String> = m.iter().map(|(k, v)| format!("{k}: {}", show(v))).collect();
+        if depth >= MAX_SHOWN_DEPTH && !m.is_empty() {
+            return "#{…}".to_string();
+        }
+        let mut items: Vec<String> = m
+            .iter()
+            .take(MAX_SHOWN_ITEMS)
+            .map(|(k, v)| format!("{k}: {}", show_at(v, depth + 1)))
+            .collect();
+        if m.len() > MAX_SHOWN_ITEMS {
+            items.push(format!("… {} more", m.len() - MAX_SHOWN_ITEMS));
+        }
         return format!("#{{{}}}", items.join(", "));
     }
-    v.to_string()
+    let text = v.to_string();
+    match text.char_indices().nth(MAX_SHOWN_ITEMS * 8) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text,
+    }
 }
 
 fn show_blob(b: &[u8]) -> String {
@@ -165,7 +209,13 @@ fn show_blob(b: &[u8]) -> String {
 }
 
 /// A value as JSON for the trace: integers as numbers, blobs as lower-case hex strings.
+/// Arrays and maps nested deeper than [`MAX_SHOWN_DEPTH`] become the string `"…"` (the
+/// kernel never returns such values; a script could build them).
 pub fn to_json(v: &Dynamic) -> serde_json::Value {
+    to_json_at(v, 0)
+}
+
+fn to_json_at(v: &Dynamic, depth: usize) -> serde_json::Value {
     use serde_json::Value;
     if let Ok(n) = v.as_int() {
         return n.into();
@@ -182,13 +232,20 @@ pub fn to_json(v: &Dynamic) -> serde_json::Value {
     if let Some(b) = v.read_lock::<Blob>() {
         return blob_json(&b);
     }
+    if (v.is_array() || v.is_map()) && depth >= MAX_SHOWN_DEPTH {
+        return "…".into();
+    }
     if let Some(a) = v.read_lock::<rhai::Array>() {
-        return a.iter().map(to_json).collect::<Vec<_>>().into();
+        return a
+            .iter()
+            .map(|x| to_json_at(x, depth + 1))
+            .collect::<Vec<_>>()
+            .into();
     }
     if let Some(m) = v.read_lock::<Map>() {
         return m
             .iter()
-            .map(|(k, v)| (k.to_string(), to_json(v)))
+            .map(|(k, v)| (k.to_string(), to_json_at(v, depth + 1)))
             .collect::<serde_json::Map<_, _>>()
             .into();
     }
@@ -231,6 +288,48 @@ mod tests {
         assert_eq!(show(&Dynamic::from_int(0x10000)), "0x00010000");
         assert_eq!(show(&Dynamic::from_blob(b"hi".to_vec())), "blob[2] \"hi\"");
         assert_eq!(show(&Dynamic::from_blob(vec![0, 1])), "blob[2] 00 01");
+    }
+
+    /// An array nested `depth` deep around 0, built without recursion.
+    fn nested(depth: usize) -> Dynamic {
+        let mut v = Dynamic::from_int(0);
+        for _ in 0..depth {
+            v = Dynamic::from_array(vec![v]);
+        }
+        v
+    }
+
+    #[test]
+    fn show_cuts_nesting_at_the_depth_cap_and_long_arrays_at_the_item_cap() {
+        let deep = show(&nested(MAX_SHOWN_DEPTH + 3));
+        assert_eq!(
+            deep,
+            format!(
+                "{}[…]{}",
+                "[".repeat(MAX_SHOWN_DEPTH),
+                "]".repeat(MAX_SHOWN_DEPTH)
+            )
+        );
+        let long: rhai::Array = (0..40).map(Dynamic::from_int).collect();
+        let shown = show(&Dynamic::from_array(long));
+        assert!(shown.ends_with(", … 8 more]"), "{shown}");
+        assert!(shown.starts_with("[0x00000000, 0x00000001,"), "{shown}");
+        // Dropping the deep value iteratively, so the test itself cannot overflow.
+        let mut v = nested(30_000);
+        assert_eq!(show(&v).matches('[').count(), MAX_SHOWN_DEPTH + 1);
+        while let Ok(mut a) = v.into_array() {
+            v = a.pop().unwrap_or_default();
+        }
+    }
+
+    #[test]
+    fn to_json_cuts_nesting_at_the_depth_cap() {
+        let mut expected = serde_json::Value::from("…");
+        for _ in 0..MAX_SHOWN_DEPTH {
+            expected = serde_json::Value::Array(vec![expected]);
+        }
+        assert_eq!(to_json(&nested(MAX_SHOWN_DEPTH + 5)), expected);
+        assert_eq!(to_json(&nested(2)), serde_json::json!([[0]]));
     }
 
     #[test]
