@@ -2,13 +2,13 @@
 //! alias exposes beyond what its caller asked for made visible.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 
 use crate::flags::Protection;
 use crate::kernel::Kernel;
+use crate::origin::Origin;
 use crate::phys::Pfn;
 use crate::process::{Pid, Spaces};
-use crate::pte::{PageState, Pte, ReserveKind};
+use crate::pte::{PageState, Pte};
 
 /// Another mapping of a region's frames: the process and the address of the region's
 /// first page there.
@@ -35,6 +35,8 @@ pub struct Region {
     pub protect: Protection,
     /// Base and requested size of the owning reservation.
     pub reservation: Option<(u32, u32)>,
+    /// What made the owning reservation, and for an alias, what it aliases.
+    pub origin: Option<Origin>,
     /// The frames were placed by VirtualCopy, VirtualAllocCopyEx or a physical mapping.
     pub mapped: bool,
     /// The device the frames belong to, if any.
@@ -215,6 +217,7 @@ impl Kernel {
                 state: e.state(),
                 protect: e.read_back(),
                 reservation,
+                origin: rec.map(|r| r.origin),
                 mapped: e.is_committed() && e.mapped(),
                 device,
                 others,
@@ -224,83 +227,5 @@ impl Kernel {
             });
         }
         out
-    }
-
-    /// The maps of process `pid` as text, one line per region.
-    pub fn render_maps(&self, pid: Pid) -> String {
-        self.render_maps_with(pid, &self.reverse_map())
-    }
-
-    fn render_maps_with(&self, pid: Pid, rev: &ReverseMap) -> String {
-        let mut s = String::new();
-        let Some(proc) = self.process(pid) else {
-            let _ = writeln!(s, "no process 0x{:08X}", pid.0);
-            return s;
-        };
-        let _ = writeln!(s, "{} (pid 0x{:08X})", proc.name(), pid.0);
-        if proc.is_kernel() {
-            let l = self.layout();
-            let _ = writeln!(
-                s,
-                "  0x80000000-0x{:08X}  static     READWRITE          kernel static mapping of RAM",
-                l.static_end - 1
-            );
-        }
-        for r in self.regions_with(pid, rev) {
-            let end = r.start as u64 + r.size as u64 - 1;
-            let state = match r.state {
-                PageState::Committed => "committed",
-                PageState::Reserved(ReserveKind::Plain) => "reserved",
-                PageState::Reserved(ReserveKind::Image) => "image",
-                PageState::Reserved(ReserveKind::AutoCommit) => "autocommit",
-                PageState::Free => "free",
-            };
-            let _ = write!(
-                s,
-                "  0x{:08X}-0x{:08X}  {:<10}  {:<18}",
-                r.start,
-                end,
-                state,
-                protection_name(r.protect)
-            );
-            if let Some((b, n)) = r.reservation {
-                let _ = write!(s, " rsv 0x{b:08X}+0x{n:X}");
-            }
-            if let Some(d) = &r.device {
-                let _ = write!(s, "  DEVICE {d}");
-            } else if r.mapped {
-                let _ = write!(s, "  ALIAS");
-            }
-            if !r.others.is_empty() {
-                let mut list: Vec<String> = r
-                    .others
-                    .iter()
-                    .map(|o| format!("{}@0x{:08X}", o.name, o.address))
-                    .collect();
-                if r.others_not_listed > 0 {
-                    list.push(format!("and {} more", r.others_not_listed));
-                }
-                let _ = write!(s, "  shared with {}", list.join(", "));
-            }
-            if let Some((before, after)) = r.exposed {
-                let (rs, rn) = r.requested.unwrap_or((0, 0));
-                let _ = write!(
-                    s,
-                    "  !! EXPOSES 0x{before:X} bytes before and 0x{after:X} bytes after the requested 0x{rs:08X}+0x{rn:X}"
-                );
-            }
-            s.push('\n');
-        }
-        s
-    }
-
-    /// The maps of every process, NK.EXE first.
-    pub fn render_all_maps(&self) -> String {
-        let rev = self.reverse_map();
-        self.processes()
-            .iter()
-            .map(|p| self.render_maps_with(p.pid(), &rev))
-            .collect::<Vec<_>>()
-            .join("\n")
     }
 }

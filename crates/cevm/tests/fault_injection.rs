@@ -9,14 +9,14 @@
 mod common;
 
 use cevm::{
-    AllocType, Config, ErrorCode, Handle, Kernel, LockFlags, Mode, Pid, Protection, Thread,
+    AllocType, Config, ErrorCode, Handle, Kernel, LockFlags, Mode, Pid, Protection, Region, Thread,
 };
 use common::RW;
 
 /// Everything a failed call must leave as it was: every process's map and the free
 /// frame count.
-fn snapshot(k: &Kernel) -> (String, usize) {
-    (k.render_all_maps(), k.phys().free_frames())
+fn snapshot(k: &Kernel) -> (Vec<(Pid, Vec<Region>)>, usize) {
+    (k.all_regions(), k.phys().free_frames())
 }
 
 /// What one step did.
@@ -222,8 +222,8 @@ fn run(inject: impl Fn(&Kernel), resident: usize) -> bool {
     assert_eq!(
         k.phys().free_frames(),
         k.phys().total_frames(),
-        "every frame is free once everything is released:\n{}",
-        k.render_all_maps()
+        "every frame is free once everything is released:\n{:?}",
+        k.all_regions()
     );
     !k.phys().injection_pending()
 }

@@ -135,8 +135,17 @@ fn scenario(
             .unwrap();
         c.enter(p, Mode::Kernel, None).unwrap();
         let frame = c.lock_pages(x, PAGE as u32, LockFlags::QUERY_ONLY).unwrap()[0];
+        let before = target.accesses.load(Ordering::Relaxed);
         target.pid.store(p.0, Ordering::Release);
         target.page.store(x, Ordering::Release);
+        // The workers must be at it when X goes away (on a loaded machine they may not
+        // have been scheduled yet).
+        let wait = Instant::now();
+        while target.accesses.load(Ordering::Relaxed) == before
+            && wait.elapsed() < Duration::from_millis(200)
+        {
+            std::thread::yield_now();
+        }
         std::thread::sleep(Duration::from_micros(50));
         // X goes away.
         match revoke {

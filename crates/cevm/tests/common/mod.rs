@@ -6,7 +6,7 @@
 use cevm::consts::STATUS_ACCESS_VIOLATION;
 use cevm::{
     AllocType, Config, ErrorCode, Exception, Handle, Kernel, LockFlags, MemoryInfo, Mode, Pid,
-    ProcessAccess, Protection, Thread,
+    ProcessAccess, Protection, Region, Thread,
 };
 
 pub const RESERVE: AllocType = AllocType::RESERVE;
@@ -89,8 +89,8 @@ impl World {
 
     /// Everything a failed call must leave alone: free frames and every region of every
     /// process (state, protection, guard, records, aliases).
-    pub fn snapshot(&self) -> (usize, String) {
-        (self.free_frames(), self.kernel.render_all_maps())
+    pub fn snapshot(&self) -> (usize, Vec<(Pid, Vec<Region>)>) {
+        (self.free_frames(), self.kernel.all_regions())
     }
 
     /// VirtualQueryEx of `a` in `proc`.
