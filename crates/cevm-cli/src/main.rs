@@ -6,6 +6,7 @@ mod maps;
 mod script;
 mod stress;
 mod trace;
+mod visual;
 
 use std::process::ExitCode;
 
