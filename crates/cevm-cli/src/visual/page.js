@@ -192,7 +192,11 @@
     st.devices.forEach((d) => addCol({ kind: "device", key: "d" + d.name, name: d.name, pa: d.pa, size: d.size, regions: [] }));
     procs.filter((p) => !p.kernel).forEach((p) => addCol({ kind: "proc", key: "p" + p.pid, pid: p.pid, name: p.name, kernel: false, regions: regionsOf(p.pid) }));
     const nProcs = procs.length;
-    const colW = cols.length <= 10 ? 176 : cols.length <= 40 ? 120 : 66;
+    // Columns share the window's width, within limits; the gap between them is where the
+    // links run.
+    const room = (document.getElementById("mapwrap").clientWidth || 1000) - AXIS_W - 16;
+    const colW = Math.round(Math.max(cols.length <= 40 ? 120 : 66, Math.min(250, room / Math.max(1, cols.length))));
+    const GAP = colW >= 150 ? 40 : 14;
     const x0 = (c) => AXIS_W + c.i * colW;
     const { segs, height } = layoutAxis(cols);
     const width = AXIS_W + cols.length * colW + 12;
@@ -215,7 +219,7 @@
     let out = "";
     for (const c of cols) {
       out += '<g class="col" data-kind="' + c.kind + '"' + (c.kind === "proc" ? ' data-pid="' + c.pid + '"' : ' data-device="' + esc(c.name) + '"') +
-        ' data-name="' + esc(c.name) + '"><rect class="colbg' + (c.kind === "device" ? " dev" : "") + '" x="' + (x0(c) + 1) + '" y="' + TOP + '" width="' + (colW - 2) + '" height="' + (height - 2 * TOP) + '"/></g>';
+        ' data-name="' + esc(c.name) + '"><rect class="colbg' + (c.kind === "device" ? " dev" : "") + '" x="' + (x0(c) + 1) + '" y="' + TOP + '" width="' + (colW - GAP + 10) + '" height="' + (height - 2 * TOP) + '"/></g>';
     }
     for (const s of segs) {
       if (s.covered) {
@@ -235,7 +239,7 @@
     const exposures = [];
     for (const c of cols) {
       if (c.kind !== "proc") continue;
-      const x = x0(c) + 6, w = colW - 14;
+      const x = x0(c) + 6, w = colW - GAP;
       c.regions.forEach((r, idx) => {
         const y1 = yOf(segs, r.s), y2 = yOf(segs, r.s + r.n);
         const h = Math.max(2, y2 - y1 - 1);
@@ -261,7 +265,7 @@
     for (const c of cols) {
       if (c.kind !== "device") continue;
       c.y = TOP + 6; c.h = 40;
-      out += '<rect class="devbox" x="' + (x0(c) + 6) + '" y="' + c.y + '" width="' + (colW - 14) + '" height="' + c.h + '" data-device="' + esc(c.name) + '" data-pa="' + hexs(c.pa) + '"/>';
+      out += '<rect class="devbox" x="' + (x0(c) + 6) + '" y="' + c.y + '" width="' + (colW - GAP) + '" height="' + c.h + '" data-device="' + esc(c.name) + '" data-pa="' + hexs(c.pa) + '"/>';
       if (labels) out += '<text class="rl" x="' + (x0(c) + 11) + '" y="' + (c.y + 16) + '">' + esc(fit(c.name + " registers", colW - 24, cw)) + '</text><text class="rl2" x="' + (x0(c) + 11) + '" y="' + (c.y + 30) + '">' + esc(hexs(c.pa) + " + " + hexs(c.size)) + "</text>";
     }
 
@@ -275,9 +279,9 @@
         else { tc = colOf.get("p" + l.pid); if (!tc) continue; ts = l.a; te = l.a + l.n; ty = (yOf(segs, ts) + yOf(segs, te)) / 2; }
         const sy = (yOf(segs, r.s) + yOf(segs, r.s + r.n)) / 2;
         const right = tc.i > c.i || (tc.i === c.i);
-        const sx = right ? x0(c) + colW - 8 : x0(c) + 6;
-        let tx = right ? x0(tc) + 6 : x0(tc) + colW - 8;
-        if (tc.i === c.i) tx = x0(tc) + colW - 8;
+        const sx = right ? x0(c) + 6 + colW - GAP : x0(c) + 6;
+        let tx = right ? x0(tc) + 6 : x0(tc) + 6 + colW - GAP;
+        if (tc.i === c.i) tx = x0(tc) + 6 + colW - GAP;
         const dx = tc.i === c.i ? 60 : Math.max(40, Math.abs(tx - sx) / 2.2);
         const sgn = right ? 1 : -1;
         const tdx = tc.i === c.i ? dx : -dx * sgn;
@@ -391,6 +395,18 @@
     });
   }
   show(shown);
+  // #focus=NAME:ADDRESS (or PID:ADDRESS) focuses that region, showing its details.
+  const f = /(?:^#|&)focus=([^:&]+):(0x[0-9a-fA-F]+)/.exec(location.hash);
+  if (f) {
+    const who = decodeURIComponent(f[1]);
+    const c = view.cols.find((c) => c.kind === "proc" && (c.name === who || String(c.pid) === who));
+    const a = parseInt(f[2], 16);
+    if (c) {
+      const idx = c.regions.findIndex((r) => r.s <= a && a < r.s + r.n);
+      const el = idx >= 0 && mapbox.querySelector('.r[data-pid="' + c.pid + '"][data-i="' + idx + '"]');
+      if (el) { el.focus({ preventScroll: true }); details(el); }
+    }
+  }
   document.documentElement.dataset.renderMs = (performance.now() - t0).toFixed(1);
 
   // #bench: time moving through steps and showing details, for the scale test.
