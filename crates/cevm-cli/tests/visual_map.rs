@@ -435,6 +435,75 @@ fn each_step_shows_the_state_after_its_call() {
 }
 
 #[test]
+fn the_arrow_keys_move_through_the_steps() {
+    let Some(bin) = chromium() else { return };
+    let dir = tmp();
+    let page = make_map(dir.path(), "keys", STEPS, &["--steps"]);
+    let step = |fragment: &str| {
+        let dom = dump_dom(&bin, &page, fragment);
+        let key = "data-step=\"";
+        let i = dom.find(key).unwrap() + key.len();
+        let label_at = dom.find("id=\"steplabel\">").unwrap() + "id=\"steplabel\">".len();
+        let label = &dom[label_at..label_at + dom[label_at..].find('<').unwrap()];
+        (
+            dom[i..i + dom[i..].find('"').unwrap()].to_string(),
+            label.to_string(),
+        )
+    };
+    assert_eq!(
+        step("#step=1&keys=RR"),
+        ("3".to_string(), "step 3: SetLastError (line 5)".to_string())
+    );
+    assert_eq!(
+        step("#step=2&keys=LLL").0,
+        "0",
+        "and stop at the first step"
+    );
+    assert_eq!(step("#keys=R").0, "5", "and at the last");
+}
+
+#[test]
+fn focusing_a_region_shows_its_virtualquery_fields_and_its_other_mappings() {
+    let Some(bin) = chromium() else { return };
+    let dir = tmp();
+    // The fields the page shows are the ones VirtualQueryEx gives for the alias page.
+    let body = format!(
+        "{UNALIGNED_ALIAS}
+let q = VirtualQueryEx(drv, p);
+assert_eq(q.BaseAddress, 0x10000);
+assert_eq(q.AllocationBase, 0x10000);
+assert_eq(q.AllocationProtect, PAGE_NOACCESS);
+assert_eq(q.RegionSize, 0x1000);
+assert_eq(q.State, MEM_COMMIT);
+assert_eq(q.Protect, PAGE_READONLY);
+assert_eq(q.Type, MEM_PRIVATE);
+"
+    );
+    let page = make_map(dir.path(), "focus", &body, &[]);
+    let dom = dump_dom(&bin, &page, "#focus=udevice.exe:0x00010100");
+    let start = dom.find("<section id=\"details\"").unwrap();
+    let end = start + dom[start..].find("</section>").unwrap();
+    let details = &dom[start..end];
+    assert!(details.contains("data-start=\"0x00010000\""), "{details}");
+    // The alias page: committed read-only, one page of a reservation at 0x10000, its frames
+    // also mapped by app.exe at 0x10000, and the 7 bytes asked for at 0x10100.
+    for field in [
+        "<dt>BaseAddress</dt><dd>0x00010000</dd>",
+        "<dt>AllocationBase</dt><dd>0x00010000</dd>",
+        "<dt>AllocationProtect</dt><dd>PAGE_NOACCESS</dd>",
+        "<dt>RegionSize</dt><dd>0x1000 (4 KiB)</dd>",
+        "<dt>State</dt><dd>MEM_COMMIT</dd>",
+        "<dt>Protect</dt><dd>PAGE_READONLY</dd>",
+        "<dt>Type</dt><dd>MEM_PRIVATE</dd>",
+        "<dt>Asked for</dt><dd>0x00010100 + 0x7</dd>",
+        "<li>app.exe at <span class=\"mono\">0x00010000</span></li>",
+    ] {
+        assert!(details.contains(field), "{field} in {details}");
+    }
+    assert!(details.contains(&format!("data-pid=\"{}\"", pid_of(&dom, "udevice.exe"))));
+}
+
+#[test]
 fn save_maps_html_writes_the_map_of_the_moment_it_is_called() {
     let Some(bin) = chromium() else { return };
     let dir = tmp();

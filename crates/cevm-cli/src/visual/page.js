@@ -404,9 +404,12 @@
     if (c) {
       const idx = c.regions.findIndex((r) => r.s <= a && a < r.s + r.n);
       const el = idx >= 0 && mapbox.querySelector('.r[data-pid="' + c.pid + '"][data-i="' + idx + '"]');
-      if (el) { el.focus({ preventScroll: true }); details(el); }
+      if (el) { el.focus({ preventScroll: true }); el.dispatchEvent(new FocusEvent("focusin", { bubbles: true })); }
     }
   }
+  // #keys=RRL presses the arrow keys (Right, Left) on the page, as a reader would.
+  const keys = /(?:^#|&)keys=([RL]+)/.exec(location.hash);
+  if (keys) for (const k of keys[1]) document.dispatchEvent(new KeyboardEvent("keydown", { key: k === "R" ? "ArrowRight" : "ArrowLeft", bubbles: true }));
   document.documentElement.dataset.renderMs = (performance.now() - t0).toFixed(1);
 
   // #bench: time moving through steps and showing details, for the scale test.
