@@ -126,7 +126,7 @@
       [sw("r pr-nocache device"), "device frames"],
       [sw("exposed"), "exposed bytes (beyond the request)"],
       ['<svg width="26" height="14"><path class="link" d="M1 7 H21"/><path class="linkend" d="M25 7 L19 3 L19 11 Z"/></svg>', "alias \u2192 its source pages"],
-      ['<svg width="26" height="14"><rect class="gap" x="1" y="1" width="24" height="12"/><path class="gapz" d="M1 5 l4 -3 l4 3 l4 -3 l4 3 l4 -3 l4 3 M1 11 l4 -3 l4 3 l4 -3 l4 3 l4 -3 l4 3"/></svg>', "free run, compressed"],
+      ['<svg width="26" height="14"><rect class="gap" x="1" y="1" width="24" height="12"/><path class="gapz" d="M1 5 l4 -3 l4 3 l4 -3 l4 3 l4 -3 l4 3 M1 11 l4 -3 l4 3 l4 -3 l4 3 l4 -3 l4 3"/></svg>', "free in every process, compressed (a thin gap under 1 MiB)"],
     ];
     return "<ul>" + items.map(([s, t]) => "<li>" + s + "<span>" + esc(t) + "</span></li>").join("") + "</ul>";
   }
@@ -159,7 +159,8 @@
       while (u < union.length && union[u][1] <= a) u++;
       const covered = u < union.length && union[u][0] <= a && a < union[u][1];
       let h;
-      if (!covered) h = 24;
+      // A short free run (under 1 MiB) is a thin gap; a longer one a marked 24 px band.
+      if (!covered) h = b - a < 1048576 ? 8 : 24;
       else {
         h = Math.min(130, 24 + 9 * Math.log2(Math.max(1, (b - a) / 4096)));
         if (exposedStarts.has(a)) h = Math.max(h, 64);
@@ -209,7 +210,7 @@
     let hd = "";
     for (const c of cols) {
       const x = x0(c);
-      const sub = c.kind === "proc" ? "pid " + hex(c.pid) + (c.kernel ? " \u00b7 kernel" : "") : "device \u00b7 PA " + hexs(c.pa) + " + " + hexs(c.size);
+      const sub = c.kind === "proc" ? (colW < 100 ? hex(c.pid) : "pid " + hex(c.pid) + (c.kernel ? " \u00b7 kernel" : "")) : "device \u00b7 PA " + hexs(c.pa) + " + " + hexs(c.size);
       hd += '<text class="hd" x="' + (x + 5) + '" y="18">' + esc(fit(c.name, colW - 8, 7)) + "</text>";
       hd += '<text class="hd2" x="' + (x + 5) + '" y="34">' + esc(fit(sub, colW - 8, 5.8)) + "</text>";
     }
@@ -221,11 +222,12 @@
       out += '<g class="col" data-kind="' + c.kind + '"' + (c.kind === "proc" ? ' data-pid="' + c.pid + '"' : ' data-device="' + esc(c.name) + '"') +
         ' data-name="' + esc(c.name) + '"><rect class="colbg' + (c.kind === "device" ? " dev" : "") + '" x="' + (x0(c) + 1) + '" y="' + TOP + '" width="' + (colW - GAP + 10) + '" height="' + (height - 2 * TOP) + '"/></g>';
     }
+    let ticks = "";
     for (const s of segs) {
       if (s.covered) {
-        out += '<line class="tick" x1="' + (AXIS_W - 4) + '" x2="' + (width - 12) + '" y1="' + s.y + '" y2="' + s.y + '"/>';
+        ticks += "M" + (AXIS_W - 4) + " " + s.y + "H" + (width - 12);
         out += '<text class="ax" x="4" y="' + (s.y + 11) + '">' + hex(s.a) + "</text>";
-      } else {
+      } else if (s.h >= 24) {
         const zz = (yy) => { let p = "M" + AXIS_W + " " + yy; for (let x = AXIS_W; x < width - 12; x += 16) p += " l8 -4 l8 4"; return p; };
         out += '<rect class="gap" x="0" y="' + s.y + '" width="' + width + '" height="' + s.h + '"/>';
         out += '<path class="gapz" d="' + zz(s.y + 7) + " " + zz(s.y + s.h - 3) + '"/>';
@@ -233,6 +235,7 @@
         out += '<text class="gapt" x="' + (AXIS_W + 8) + '" y="' + (s.y + 16) + '">' + esc(bytes(s.b - s.a)) + " free everywhere</text>";
       }
     }
+    out += '<path class="tick" d="' + ticks + '"/>';
     out += '<text class="ax" x="4" y="' + (height - TOP - 2) + '">' + (segs.length ? hex(segs[segs.length - 1].b - 1) : "") + "</text>";
 
     // Regions, exposed bytes.
@@ -294,6 +297,7 @@
       }
     }
 
+    document.documentElement.dataset.buildMs = (performance.now() - t1).toFixed(1);
     document.getElementById("heads").innerHTML = '<svg xmlns="' + SVGNS + '" width="' + width + '" height="' + HEAD_H + '">' + hd + "</svg>";
     document.getElementById("mapbox").innerHTML = '<svg id="map" xmlns="' + SVGNS + '" width="' + width + '" height="' + height + '" role="img" aria-label="address-space map">' + out + links + "</svg>";
 
