@@ -213,6 +213,25 @@ add_device("uart0", 0x90000000, 0x1000);
 }
 
 #[test]
+fn a_process_name_with_markup_is_shown_as_text() {
+    let Some(bin) = chromium() else { return };
+    let dir = tmp();
+    let name = r#"</script><img src=x onerror="document.title='owned'">&amp;.exe"#;
+    let page = make_map(
+        dir.path(),
+        "markup",
+        &format!("create_process({name:?});\n"),
+        &[],
+    );
+    let dom = dump_dom(&bin, &page, "");
+    let cols = tags(&dom, "g", "col");
+    assert_eq!(cols.len(), 2, "{cols:?}");
+    assert_eq!(cols[1].get("data-name"), name);
+    assert!(!dom.contains("<img"), "the name became markup");
+    assert!(!dom.contains("<title>owned"));
+}
+
+#[test]
 fn an_alias_link_joins_the_drivers_range_to_the_callers_pages() {
     let Some(bin) = chromium() else { return };
     let dir = tmp();

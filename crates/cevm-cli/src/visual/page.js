@@ -125,6 +125,7 @@
       [sw("r pr-rw shared"), "frames also mapped elsewhere"],
       [sw("r pr-nocache device"), "device frames"],
       [sw("exposed"), "exposed bytes (beyond the request)"],
+      [sw("asked"), "the bytes asked for"],
       ['<svg width="26" height="14"><path class="link" d="M1 7 H21"/><path class="linkend" d="M25 7 L19 3 L19 11 Z"/></svg>', "alias \u2192 its source pages"],
       ['<svg width="26" height="14"><rect class="gap" x="1" y="1" width="24" height="12"/><path class="gapz" d="M1 5 l4 -3 l4 3 l4 -3 l4 3 l4 -3 l4 3 M1 11 l4 -3 l4 3 l4 -3 l4 3 l4 -3 l4 3"/></svg>', "free in every process, compressed (a thin gap under 1 MiB)"],
     ];
@@ -260,6 +261,14 @@
           out += '<rect class="exposed" data-pid="' + c.pid + '" data-start="' + hex(e.s) + '" data-end="' + hex(e.e) + '"' +
             (e.owner != null ? ' data-owner="' + e.owner + '"' : "") + ' x="' + (x + w - 30) + '" y="' + (ey1 + 0.5) + '" width="28" height="' + Math.max(3, ey2 - ey1 - 1) + '"/>';
           exposures.push({ pid: c.pid, r, e });
+        }
+        if (r.x && r.req) {
+          // The bytes asked for, as a light slice between the exposed marks.
+          const a1 = Math.max(r.s, r.req[0]), a2 = Math.min(r.s + r.n, r.req[0] + r.req[1]);
+          if (a1 < a2) {
+            const ay1 = yOf(segs, a1), ay2 = yOf(segs, a2);
+            out += '<rect class="asked" x="' + (x + w - 30) + '" y="' + ay1 + '" width="28" height="' + Math.max(2, ay2 - ay1) + '"/>';
+          }
         }
       });
     }
