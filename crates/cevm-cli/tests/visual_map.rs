@@ -341,6 +341,36 @@ assert(user != 0);
     }
 }
 
+#[test]
+fn a_physical_ram_alias_links_to_the_kernels_static_mapping() {
+    let Some(bin) = chromium() else { return };
+    let dir = tmp();
+    // VirtualCopy of physical RAM (page 0x100, PA 0x100000) into a kernel reservation: no
+    // process maps those frames, so the link goes to NK.EXE's static mapping of all RAM,
+    // 0x80000000 up to 0x80000000 + 64 MiB, without an exact address.
+    let page = make_map(
+        dir.path(),
+        "ram",
+        r#"let v = VirtualAlloc(0, 0x1000, MEM_RESERVE, PAGE_NOACCESS);
+assert(VirtualCopy(v, 0x100000 / 256, 0x1000, PAGE_READWRITE | PAGE_PHYSICAL));
+assert_eq(v, 0x84000000);
+"#,
+        &[],
+    );
+    let dom = dump_dom(&bin, &page, "");
+    let nk = pid_of(&dom, "NK.EXE");
+    let links = tags(map_svg(&dom), "path", "link");
+    assert_eq!(links.len(), 1, "{links:?}");
+    let l = &links[0];
+    assert_eq!(l.get("data-from-pid"), nk);
+    assert_eq!(l.get("data-from-start"), "0x84000000");
+    assert_eq!(l.get("data-to-kind"), "ram");
+    assert_eq!(l.get("data-to-pid"), nk);
+    assert_eq!(l.get("data-to-start"), "0x80000000");
+    assert_eq!(l.get("data-to-end"), "0x84000000");
+    assert_eq!(l.get("data-exact"), "false");
+}
+
 const STEPS: &str = r#"let app = create_process("app.exe");
 enter(app, USER_MODE);
 let a = VirtualAlloc(0, 0x1000, MEM_COMMIT, PAGE_READWRITE);
@@ -559,6 +589,26 @@ fn save_maps_html_reports_a_bad_path_and_the_script_stops() {
         "{stderr}"
     );
     assert!(!String::from_utf8_lossy(&out.get_output().stdout).contains("not reached"));
+}
+
+#[test]
+fn a_failing_script_still_writes_the_map_of_the_state_it_failed_in() {
+    let dir = tmp();
+    let s = script(
+        dir.path(),
+        "fails.rhai",
+        "create_process(\"before_failure.exe\");\nassert(false, \"stop here\");\n",
+    );
+    let page = dir.path().join("fails.html");
+    cevm()
+        .arg("maps")
+        .arg(&s)
+        .arg("--html")
+        .arg(&page)
+        .assert()
+        .code(1);
+    let html = std::fs::read_to_string(&page).expect("the map is written");
+    assert!(html.contains("\"name\":\"before_failure.exe\""));
 }
 
 #[test]

@@ -127,6 +127,7 @@
       [sw("exposed"), "exposed bytes (beyond the request)"],
       [sw("asked"), "the bytes asked for"],
       ['<svg width="26" height="14"><path class="link" d="M1 7 H21"/><path class="linkend" d="M25 7 L19 3 L19 11 Z"/></svg>', "alias \u2192 its source pages"],
+      ['<svg width="26" height="14"><path class="link k-ram" d="M1 7 H21"/><path class="linkend" d="M25 7 L19 3 L19 11 Z"/></svg>', "alias \u2192 RAM (frame not reported)"],
       ['<svg width="26" height="14"><rect class="gap" x="1" y="1" width="24" height="12"/><path class="gapz" d="M1 5 l4 -3 l4 3 l4 -3 l4 3 l4 -3 l4 3 M1 11 l4 -3 l4 3 l4 -3 l4 3 l4 -3 l4 3"/></svg>', "free in every process, compressed (a thin gap under 1 MiB)"],
     ];
     return "<ul>" + items.map(([s, t]) => "<li>" + s + "<span>" + esc(t) + "</span></li>").join("") + "</ul>";
@@ -288,7 +289,11 @@
       for (const r of c.regions) for (const l of r.l || []) {
         let tc, ty, ts, te;
         if (l.k === "device") { tc = colOf.get("d" + l.dev); if (!tc) continue; ty = tc.y + tc.h / 2; ts = l.pa; te = l.pa + l.n; }
-        else { tc = colOf.get("p" + l.pid); if (!tc) continue; ts = l.a; te = l.a + l.n; ty = (yOf(segs, ts) + yOf(segs, te)) / 2; }
+        else {
+          tc = colOf.get("p" + l.pid); if (!tc) continue; ts = l.a; te = l.a + l.n;
+          // RAM whose frame address is not reported: the top of the static mapping.
+          ty = l.exact === false ? yOf(segs, ts) + 10 : (yOf(segs, ts) + yOf(segs, te)) / 2;
+        }
         const sy = (yOf(segs, r.s) + yOf(segs, r.s + r.n)) / 2;
         const right = tc.i > c.i || (tc.i === c.i);
         const sx = right ? x0(c) + 6 + colW - GAP : x0(c) + 6;
