@@ -211,3 +211,83 @@ fn exposed(r: &Region, links: &[Value]) -> Vec<Value> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cevm::{AllocType, Config, Handle, Mode};
+
+    /// app.exe commits a page; udevice.exe (kernel mode, called by app) aliases 7 bytes at
+    /// page + 0x100 with VirtualAllocCopyEx. Returns the snapshot and (app, drv).
+    fn unaligned_alias() -> (Value, u32, u32) {
+        let k = Kernel::boot(Config::default()).unwrap();
+        let app = k.create_process("app.exe").unwrap();
+        let drv = k.create_process("udevice.exe").unwrap();
+        let mut t = k.thread();
+        t.enter(app, Mode::User, None).unwrap();
+        let page = t
+            .virtual_alloc(0, 0x1000, AllocType::COMMIT, cevm::Protection::READWRITE)
+            .unwrap();
+        t.enter(drv, Mode::Kernel, Some(app)).unwrap();
+        let p = t
+            .virtual_alloc_copy_ex(
+                Handle(app.0),
+                Handle(drv.0),
+                page + 0x100,
+                7,
+                cevm::Protection::READONLY,
+            )
+            .unwrap();
+        assert_eq!((page, p), (0x10000, 0x10100));
+        (from_kernel(&k), app.0, drv.0)
+    }
+
+    fn region_at(snap: &Value, pid: u32, start: u32) -> &Value {
+        snap["regions"][pid.to_string()]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["s"] == start)
+            .unwrap_or_else(|| panic!("no region at 0x{start:X} in {pid}"))
+    }
+
+    #[test]
+    fn an_alias_links_to_the_original_pages_it_maps_and_the_original_has_no_link() {
+        let (snap, app, drv) = unaligned_alias();
+        let alias = region_at(&snap, drv, 0x10000);
+        assert_eq!(
+            alias["l"],
+            json!([{ "k": "proc", "pid": app, "a": 0x10000, "n": 0x1000 }])
+        );
+        let original = region_at(&snap, app, 0x10000);
+        assert!(original.get("l").is_none(), "{original}");
+        assert_eq!(original["o"], json!([[drv, 0x10000]]));
+    }
+
+    #[test]
+    fn the_exposed_ranges_are_the_page_outside_the_request_owned_by_the_source() {
+        let (snap, app, drv) = unaligned_alias();
+        let alias = region_at(&snap, drv, 0x10000);
+        assert_eq!(
+            alias["x"],
+            json!([
+                { "s": 0x10000, "e": 0x10100, "owner": app, "src": 0x10000 },
+                { "s": 0x10107, "e": 0x11000, "owner": app, "src": 0x10107 },
+            ])
+        );
+    }
+
+    #[test]
+    fn nk_shows_the_static_mapping_of_all_ram_in_address_order() {
+        let k = Kernel::boot(Config::default()).unwrap();
+        let snap = from_kernel(&k);
+        let nk = k.kernel_pid().0;
+        let list = snap["regions"][nk.to_string()].as_array().unwrap();
+        let stat = list.iter().find(|r| r["st"] == "static").unwrap();
+        assert_eq!(stat["s"], 0x8000_0000u32);
+        assert_eq!(stat["n"], Config::default().ram_bytes);
+        let starts: Vec<u64> = list.iter().map(|r| r["s"].as_u64().unwrap()).collect();
+        assert!(starts.windows(2).all(|w| w[0] < w[1]), "{starts:?}");
+        assert_eq!(snap["procs"][0]["name"], "NK.EXE");
+    }
+}
