@@ -7,6 +7,7 @@ mod out;
 mod script;
 mod stress;
 mod trace;
+mod visual;
 
 use std::process::ExitCode;
 

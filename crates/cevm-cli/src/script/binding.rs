@@ -222,12 +222,18 @@ pub fn register(engine: &mut Engine, session: &Rc<RefCell<Session>>, table: &'st
         let session = session.clone();
         let types = vec![TypeId::of::<Dynamic>(); b.params.len()];
         engine.register_raw_fn(b.name, types, move |ctx, args| {
-            invoke(b, &session, args).map_err(|f| into_error(b, f, ctx.call_position()))
+            let at = ctx.call_position();
+            invoke(b, &session, args, at).map_err(|f| into_error(b, f, at))
         });
     }
 }
 
-fn invoke(b: &'static Binding, session: &RefCell<Session>, args: &mut [&mut Dynamic]) -> Outcome {
+fn invoke(
+    b: &'static Binding,
+    session: &RefCell<Session>,
+    args: &mut [&mut Dynamic],
+    at: Position,
+) -> Outcome {
     let mut s = session.borrow_mut();
     let before = s.context();
     let mut call = Call {
@@ -252,6 +258,7 @@ fn invoke(b: &'static Binding, session: &RefCell<Session>, args: &mut [&mut Dyna
             out: outs,
             error,
         });
+        s.record_step(b.name, at.line());
     }
     Ok(out)
 }

@@ -9,6 +9,7 @@ use super::binding::{Binding, Call, Fail, Outcome};
 use super::constants;
 use super::values::{self, equal, first_difference, int, show};
 use crate::maps;
+use crate::visual;
 
 /// The harness functions.
 #[rustfmt::skip]
@@ -22,6 +23,7 @@ pub static BINDINGS: &[Binding] = &[
     Binding::harness("enter", &["pid", "mode", "caller_pid"], "nothing", enter_for),
     Binding::harness("maps", &[], "text", maps_all),
     Binding::harness("maps", &["pid"], "text", maps_of),
+    Binding::harness("save_maps_html", &["path"], "nothing", save_maps_html),
     Binding::harness("assert", &["condition"], "nothing", assert),
     Binding::harness("assert", &["condition", "message"], "nothing", assert_msg),
     Binding::harness("assert_eq", &["actual", "expected"], "nothing", assert_eq),
@@ -127,6 +129,16 @@ fn maps_of(c: &mut Call<'_>) -> Outcome {
     maps::render_process(&c.session.kernel, Pid(pid))
         .map(Dynamic::from)
         .ok_or_else(|| misuse(format!("no live process has id {pid}")))
+}
+
+/// `save_maps_html(path)`: the visual map of the present state (interfaces.md §5).
+fn save_maps_html(c: &mut Call<'_>) -> Outcome {
+    let path = c.text()?;
+    if path.is_empty() {
+        return Err(misuse("the path must not be empty"));
+    }
+    visual::write_single(std::path::Path::new(&path), &path, &c.session.kernel).map_err(misuse)?;
+    Ok(Dynamic::UNIT)
 }
 
 // ---- Assertions -------------------------------------------------------------------------------

@@ -239,6 +239,16 @@ impl Script {
         self.session.borrow().kernel.clone()
     }
 
+    /// Records the map after every CE call from now on (`cevm maps --steps`).
+    pub fn record_steps(&self) {
+        self.session.borrow_mut().start_steps();
+    }
+
+    /// The steps recorded since [`Script::record_steps`], ending with the final state.
+    pub fn take_steps(&self) -> Option<crate::visual::Recorder> {
+        self.session.borrow_mut().take_steps()
+    }
+
     /// Flushes the trace, reporting a write error met at any point.
     pub fn finish(&self) -> Result<(), String> {
         match &mut self.session.borrow_mut().tracer {

@@ -4,6 +4,7 @@
 use cevm::{Config, Kernel, Mode, Thread};
 
 use crate::trace::{CallContext, TracedCall, Tracer};
+use crate::visual::Recorder;
 
 /// How to boot a kernel: the `boot()` map's keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +48,8 @@ pub struct Session {
     pub defaults: BootOptions,
     /// Where CE calls are traced, if anywhere.
     pub tracer: Option<Tracer>,
+    /// The map after every CE call, when `cevm maps --steps` asked for it.
+    pub steps: Option<Recorder>,
 }
 
 impl Session {
@@ -58,6 +61,7 @@ impl Session {
             kernel,
             defaults,
             tracer,
+            steps: None,
         })
     }
 
@@ -73,6 +77,26 @@ impl Session {
         CallContext {
             pid: self.thread.current_process_id().0,
             kernel_mode: self.thread.mode() == Mode::Kernel,
+        }
+    }
+
+    /// Starts recording the map after every CE call; step 0 is the state now. The steps
+    /// carry the trace's sequence numbers when a trace is written.
+    pub fn start_steps(&mut self) {
+        self.steps = Some(Recorder::new(&self.kernel, self.tracer.is_some()));
+    }
+
+    /// The recorded steps, closed with the final state.
+    pub fn take_steps(&mut self) -> Option<Recorder> {
+        let mut r = self.steps.take()?;
+        r.finish(&self.kernel);
+        Some(r)
+    }
+
+    /// Records the map after a CE call made at script line `line`, if steps are recorded.
+    pub fn record_step(&mut self, call: &str, line: Option<usize>) {
+        if let Some(r) = &mut self.steps {
+            r.record(&self.kernel, call, line);
         }
     }
 
