@@ -21,8 +21,8 @@
 
 use std::collections::HashMap;
 
-use cevm::layout::KERNEL_BASE;
-use cevm::{Kernel, PageState, Pid, Region, ReserveKind, protection_name};
+use cevm::layout::{KERNEL_BASE, SHARED_HEAP_BASE};
+use cevm::{AliasSource, Kernel, Origin, PageState, Pid, Region, ReserveKind, protection_name};
 use serde_json::{Map, Value, json};
 
 /// The whole state the page draws.
@@ -31,10 +31,9 @@ pub fn from_kernel(kernel: &Kernel) -> Value {
     let nk = kernel.kernel_pid();
     let mut procs = kernel.processes();
     procs.sort_by_key(|p| (!p.is_kernel(), p.pid().0));
-    let all: Vec<(Pid, Vec<Region>)> = procs
-        .iter()
-        .map(|p| (p.pid(), kernel.regions(p.pid())))
-        .collect();
+    // One pass over every page table for all processes (not one per process).
+    let mut all: Vec<(Pid, Vec<Region>)> = kernel.all_regions();
+    all.sort_by_key(|(pid, _)| (*pid != nk, pid.0));
     let index: HashMap<Pid, &[Region]> = all.iter().map(|(p, r)| (*p, r.as_slice())).collect();
     let devices: Vec<(String, u64, u64)> = kernel.phys().devices();
     let static_size = layout.static_end.wrapping_sub(KERNEL_BASE);
@@ -44,6 +43,7 @@ pub fn from_kernel(kernel: &Kernel) -> Value {
         devices: &devices,
         kernel: nk,
         static_size,
+        ram_base: kernel.phys().ram_base(),
     };
     let mut regions = Map::new();
     for (pid, list) in &all {
@@ -80,6 +80,7 @@ struct Sources<'a> {
     devices: &'a [(String, u64, u64)],
     kernel: Pid,
     static_size: u32,
+    ram_base: u64,
 }
 
 impl Sources<'_> {
@@ -141,15 +142,19 @@ fn region(r: &Region, sources: &Sources<'_>) -> Value {
 
 /// The alias links of region `r`, from it (the destination) to the pages it maps.
 ///
-/// Today the library says which frames a region shares (`others`) and whether they were
-/// placed here (`mapped`), not where they came from, so the source is derived: the other
-/// mappings that are originals (not placed there themselves); device frames link to their
-/// device; RAM frames with no original mapping anywhere link to NK.EXE's static mapping,
-/// which shows every RAM frame, without an exact address (`exact: false`). When the
-/// library reports an alias's origin, this function is the one to change.
+/// A VirtualAllocCopyEx alias or an MmMapIoSpace mapping says where its pages come from
+/// (the reservation's origin): the source process and address, or the physical address
+/// (a device, or RAM, shown at NK.EXE's static mapping). Pages VirtualCopy(Ex) placed in
+/// an ordinary reservation are derived: the other mappings that are originals (not placed
+/// there themselves); device frames link to their device; RAM frames with no original
+/// mapping anywhere link to NK.EXE's static mapping without an exact address
+/// (`exact: false`).
 fn links(r: &Region, sources: &Sources<'_>) -> Vec<Value> {
     if !r.mapped {
         return Vec::new();
+    }
+    if let Some(link) = origin_link(r, sources) {
+        return vec![link];
     }
     if let Some(d) = &r.device {
         let (pa, n) = sources
@@ -179,6 +184,54 @@ fn links(r: &Region, sources: &Sources<'_>) -> Vec<Value> {
         "n": sources.static_size,
         "exact": false,
     })]
+}
+
+/// The exact link of a region whose reservation says what it maps.
+fn origin_link(r: &Region, sources: &Sources<'_>) -> Option<Value> {
+    let physical = |pa: u64| -> Option<Value> {
+        if let Some((name, dpa, _)) = sources
+            .devices
+            .iter()
+            .find(|(_, dpa, n)| pa >= *dpa && pa < dpa + n)
+        {
+            let _ = dpa;
+            return Some(json!({ "k": "device", "dev": name, "pa": pa, "n": r.size }));
+        }
+        let off = pa.checked_sub(sources.ram_base)?;
+        (off < u64::from(sources.static_size)).then(|| {
+            json!({
+                "k": "ram", "pid": sources.kernel.0, "a": u64::from(KERNEL_BASE) + off,
+                "n": r.size, "exact": true,
+            })
+        })
+    };
+    match r.origin? {
+        Origin::Alias { requested, source } => {
+            // The alias's pages start at the page of the requested bytes and map the
+            // source's pages from the page of the source address on.
+            let offset = r.start.checked_sub(requested.0 & !0xFFF)?;
+            match source {
+                AliasSource::Virtual { pid, address } => {
+                    let a = (address & !0xFFF).wrapping_add(offset);
+                    let pid = if a >= SHARED_HEAP_BASE {
+                        sources.kernel
+                    } else {
+                        pid
+                    };
+                    sources
+                        .regions
+                        .contains_key(&pid)
+                        .then(|| json!({ "k": "proc", "pid": pid.0, "a": a, "n": r.size }))
+                }
+                AliasSource::Physical { pa } => physical((pa & !0xFFF) + u64::from(offset)),
+            }
+        }
+        Origin::IoMapping { pa } => {
+            let (base, _) = r.reservation?;
+            physical((pa & !0xFFF) + u64::from(r.start - base))
+        }
+        _ => None,
+    }
 }
 
 /// The byte ranges of `r` an alias shows beyond what its caller asked for, each with the
@@ -274,6 +327,30 @@ mod tests {
                 { "s": 0x10000, "e": 0x10100, "owner": app, "src": 0x10000 },
                 { "s": 0x10107, "e": 0x11000, "owner": app, "src": 0x10107 },
             ])
+        );
+    }
+
+    #[test]
+    fn a_physical_alias_links_exactly_to_the_static_mapping_of_its_frames() {
+        let k = Kernel::boot(Config::default()).unwrap();
+        let app = k.create_process("app.exe").unwrap();
+        let mut t = k.thread();
+        // PAGE_PHYSICAL source 0x12345: physical 0x1234500, its page 0x1234000.
+        let p = t
+            .virtual_alloc_copy_ex(
+                Handle(k.kernel_pid().0),
+                Handle(app.0),
+                0x12345,
+                0x100,
+                cevm::Protection::READWRITE | cevm::Protection::PHYSICAL,
+            )
+            .unwrap();
+        let snap = from_kernel(&k);
+        let alias = region_at(&snap, app.0, p & !0xFFF);
+        assert_eq!(
+            alias["l"],
+            json!([{ "k": "ram", "pid": k.kernel_pid().0, "a": 0x8123_4000u32,
+                     "n": 0x1000, "exact": true }])
         );
     }
 
