@@ -575,6 +575,10 @@ impl Thread {
         }
         if self.mode == Mode::Kernel && async_ptr != src {
             if !is_cico(cb, desc) {
+                // An alias: nothing to do, but a live duplicate here is a mismatch ([cevm]).
+                if self.live_duplicate(async_ptr).is_some() {
+                    return Err(HResult::E_INVALIDARG);
+                }
                 return Ok(());
             }
             let d = self.duplicate_for(async_ptr, cb)?;
