@@ -367,8 +367,9 @@ impl Thread {
             self.read_process_memory_into(source, p + from, &mut more)
                 .map_err(|_| HResult::E_ACCESSDENIED)?;
             data.extend_from_slice(&more);
-            // Scan only what was just read, on character boundaries counted from p.
-            let start = (from as usize).div_ceil(char_size as usize) * char_size as usize;
+            // Scan only what was just read, on character boundaries counted from p; a
+            // character split by the previous page end is complete now and scanned too.
+            let start = (from as usize) / char_size as usize * char_size as usize;
             let found = data[start..]
                 .chunks_exact(char_size as usize)
                 .any(|c| c.iter().all(|&b| b == 0));
