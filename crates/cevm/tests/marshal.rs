@@ -317,3 +317,34 @@ fn helpers_from_several_host_threads() {
     check_kernel(&kernel);
     assert_eq!(kernel.phys().free_frames(), free0);
 }
+
+#[test]
+fn foreign_string_read_stops_when_its_duplicate_could_not_be_made() {
+    // 1 MiB of RAM: app.exe fills 200 pages with an unterminated string. Each round of
+    // the page-by-page read needs a duplicate as large as what it read, so the read ends
+    // with E_OUTOFMEMORY once the free frames cannot hold it, long before the end of the
+    // committed pages (where it would be E_ACCESSDENIED), and no more than RAM is read.
+    let mut w = small_world();
+    w.user(w.app);
+    let n = 200 * 0x1000;
+    let b = w.t.virtual_alloc(0, n, COMMIT, RW).unwrap();
+    w.t.write_bytes(b, &vec![b'A'; n as usize]).unwrap();
+    assert!(w.free_frames() < 100);
+    w.t.enter(w.drv, Mode::User, Some(w.app)).unwrap();
+    let before = w.snapshot();
+    assert_eq!(
+        w.t.ce_open_caller_buffer(b, 0, ArgDescriptor::I_ASTR, false),
+        Err(fail(HResult::E_OUTOFMEMORY))
+    );
+    assert_eq!(w.snapshot(), before);
+    // With a terminator within reach the same read succeeds.
+    w.user(w.app);
+    w.t.write_u8(b + 0x2000, 0).unwrap();
+    w.t.enter(w.drv, Mode::User, Some(w.app)).unwrap();
+    let d =
+        w.t.ce_open_caller_buffer(b, 0, ArgDescriptor::I_ASTR, false)
+            .unwrap();
+    w.t.ce_close_caller_buffer(d, b, 0x3000, ArgDescriptor::I_ASTR)
+        .unwrap();
+    w.check();
+}

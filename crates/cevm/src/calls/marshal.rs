@@ -362,6 +362,12 @@ impl Thread {
             if !user_read_ok(p, chunk) {
                 return Err(HResult::E_ACCESSDENIED);
             }
+            // Each round of CE's loop first allocates the chunk's duplicate: without the
+            // frames for it the round fails, and nothing larger than RAM is ever read.
+            let pages = (u64::from(chunk) + u64::from(DUPLICATE_HEADER)).div_ceil(0x1000);
+            if pages > self.kernel.phys().free_frames() as u64 {
+                return Err(HResult::E_OUTOFMEMORY);
+            }
             let from = data.len() as u32;
             let mut more = vec![0u8; (chunk - from) as usize];
             self.read_process_memory_into(source, p + from, &mut more)
