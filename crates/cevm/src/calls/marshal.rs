@@ -12,6 +12,7 @@
 //! error as they always do. The helpers never set it themselves.
 
 use crate::access::AccessKind;
+use crate::consts::MARSHAL_CICO_SIZE;
 use crate::descriptor::ArgDescriptor;
 use crate::flags::{AllocType, Protection};
 use crate::hresult::{HResult, MarshalFailure};
@@ -20,8 +21,6 @@ use crate::layout::{SHARED_HEAP_BASE, SHARED_HEAP_END, user_read_ok, user_write_
 use crate::process::Handle;
 use crate::space::Duplicate;
 use crate::thread::Thread;
-
-use crate::consts::MARSHAL_CICO_SIZE;
 
 /// The bytes before a duplicate's data: the pointer handed out is the region base + 16.
 const DUPLICATE_HEADER: u32 = 16;
