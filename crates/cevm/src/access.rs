@@ -363,7 +363,7 @@ impl Thread {
             return false;
         }
         let filled_at = self.generation.load(Ordering::Acquire);
-        let Some((host, perms)) = self.kernel.translate(&self.active, a, self.mode) else {
+        let Some((host, perms)) = self.kernel.translate(&self.vm, a, self.mode) else {
             return false;
         };
         self.tlb.insert(filled_at, a, perms, host);
@@ -393,7 +393,7 @@ impl Thread {
             return Ok(buf);
         }
         self.kernel
-            .host_range(&self.active, a, N, kind, self.mode)?
+            .host_range(&self.vm, a, N, kind, self.mode)?
             .copy_to_slice(&mut buf);
         Ok(buf)
     }
@@ -419,7 +419,7 @@ impl Thread {
             return Ok(());
         }
         self.kernel
-            .host_range(&self.active, a, buf.len(), AccessKind::Read, self.mode)?
+            .host_range(&self.vm, a, buf.len(), AccessKind::Read, self.mode)?
             .copy_to_slice(buf);
         Ok(())
     }
@@ -430,7 +430,7 @@ impl Thread {
             return Ok(());
         }
         self.kernel
-            .host_range(&self.active, a, data.len(), AccessKind::Write, self.mode)?
+            .host_range(&self.vm, a, data.len(), AccessKind::Write, self.mode)?
             .copy_from_slice(data);
         Ok(())
     }

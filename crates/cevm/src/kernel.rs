@@ -266,6 +266,7 @@ impl Kernel {
             proc.mark_dead();
             let bases: Vec<u32> = space.records.keys().copied().collect();
             space.locks.clear();
+            space.duplicates.clear();
             for b in bases {
                 frames.append(space.unreserve(b));
             }
