@@ -107,13 +107,39 @@ impl PageTable {
             let n = ((end - va) / 0x1000).min((ENTRIES - i) as u64) as usize;
             let leaf = self.dirs[d].get_or_insert_with(|| Box::new([Pte::FREE; ENTRIES]));
             let run = &mut leaf[i..i + n];
-            had_committed |= run.iter().any(|e| e.is_committed());
+            // A fold, not `any`: no early exit, so the scan vectorises.
+            had_committed |= run.iter().fold(false, |acc, e| acc | e.is_committed());
             f(va as u32, run);
             va += (n as u64) * 0x1000;
         }
         // Conservative: any rewrite of a committed entry may take access away.
         if had_committed {
             self.shoot_down();
+        }
+    }
+
+    /// Lets `f` fill the entries of each piece of `[first, first + count pages)`, none of
+    /// them committed (a range just placed, or reserved pages being committed): nothing
+    /// can be revoked, so there is no scan for committed entries and no shoot-down.
+    pub fn fill_uncommitted_runs(
+        &mut self,
+        first: u32,
+        count: u32,
+        mut f: impl FnMut(u32, &mut [Pte]),
+    ) {
+        let mut va = u64::from(first & !0xFFF);
+        let end = va + u64::from(count) * 0x1000;
+        while va < end {
+            let (d, i) = split(va as u32);
+            let n = ((end - va) / 0x1000).min((ENTRIES - i) as u64) as usize;
+            let leaf = self.dirs[d].get_or_insert_with(|| Box::new([Pte::FREE; ENTRIES]));
+            let run = &mut leaf[i..i + n];
+            debug_assert!(
+                run.iter().all(|e| !e.is_committed()),
+                "filling committed entries"
+            );
+            f(va as u32, run);
+            va += (n as u64) * 0x1000;
         }
     }
 

@@ -405,28 +405,39 @@ impl PhysicalMemory {
     /// Takes one more reference on each frame of `pfns` (for new entries that map frames
     /// others map already, or frames reached by physical address); a free RAM frame leaves
     /// the pool with its bytes as they are. Device frames are not counted.
-    pub fn take_refs(&self, pfns: &[Pfn]) -> FrameRefs {
-        self.add_refs(pfns);
-        FrameRefs::owning(pfns.to_vec())
+    pub fn take_refs(&self, pfns: Vec<Pfn>) -> FrameRefs {
+        self.add_refs(&pfns);
+        FrameRefs::owning(pfns)
     }
 
     fn add_refs(&self, pfns: &[Pfn]) {
         let mut pool = lock(&self.pool);
         let indices = pfns.iter().filter_map(|&p| self.ram_index(p));
         self.end_grace_if_any(&mut pool, indices);
+        // The loop of a large alias: keep everything it reads in locals.
+        let Pool {
+            refs,
+            free,
+            dirty,
+            free_count,
+            dirty_count,
+            ..
+        } = &mut *pool;
+        let first = self.ram_first.0;
         for &pfn in pfns {
-            let Some(i) = self.ram_index(pfn) else {
+            let Some(r) = refs.get_mut(pfn.0.wrapping_sub(first) as usize) else {
                 continue;
             };
-            if pool.refs[i] == 0 {
-                set_bit(&mut pool.free, i, false);
-                pool.free_count -= 1;
-                if bit(&pool.dirty, i) {
-                    set_bit(&mut pool.dirty, i, false);
-                    pool.dirty_count -= 1;
+            if *r == 0 {
+                let i = (pfn.0 - first) as usize;
+                set_bit(free, i, false);
+                *free_count -= 1;
+                if bit(dirty, i) {
+                    set_bit(dirty, i, false);
+                    *dirty_count -= 1;
                 }
             }
-            pool.refs[i] = pool.refs[i].saturating_add(1);
+            *r = r.saturating_add(1);
         }
     }
 
@@ -581,7 +592,7 @@ mod tests {
     #[test]
     fn a_reference_on_a_free_frame_takes_it_out_of_the_pool() {
         let pm = pool(4);
-        let taken = pm.take_refs(&[Pfn(0)]);
+        let taken = pm.take_refs(vec![Pfn(0)]);
         let v = pm.alloc(1).unwrap();
         assert_eq!(v.frames(), &[Pfn(1)]);
         pm.check_pool().unwrap();

@@ -95,8 +95,11 @@ impl Pte {
     /// `access_mask` (a set of `PAGE_*` base values): the one-compare test of hot walks.
     #[inline]
     pub fn committed_allowing(self, access_mask: u8) -> bool {
-        self.0 & (STATE_MASK | GUARD) == ST_COMMITTED
-            && ((self.0 >> ACCESS_SHIFT) as u8) & access_mask != 0
+        // State, access byte and guard all sit in the low 32 bits: 32-bit lanes vectorise
+        // on every x86-64.
+        let low = self.0 as u32;
+        (low & (STATE_MASK | GUARD) as u32 == ST_COMMITTED as u32)
+            & ((low >> ACCESS_SHIFT) & u32::from(access_mask) != 0)
     }
 
     /// Whether the page is free.

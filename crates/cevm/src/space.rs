@@ -285,7 +285,9 @@ impl AddressSpace {
         };
         let pages = ((r.page_end() - u64::from(base)) / u64::from(PAGE_SIZE)) as u32;
         let e = Pte::reserved(kind);
-        self.table.update_range(base, pages, |_, p| *p = e);
+        // A new reservation covers free pages only.
+        self.table
+            .fill_uncommitted_runs(base, pages, |_, run| run.fill(e));
         self.records.insert(base, r);
     }
 
@@ -303,11 +305,12 @@ impl AddressSpace {
         let lead = (first_mapped - r.base) / PAGE_SIZE;
         let reserved = Pte::reserved(r.kind);
         let template = Pte::committed(crate::phys::Pfn(0), prot, true);
+        // A placed reservation covers free pages only.
         self.table
-            .update_runs(r.base, lead, |_, run| run.fill(reserved));
+            .fill_uncommitted_runs(r.base, lead, |_, run| run.fill(reserved));
         let mut rest = frames.install();
         self.table
-            .update_runs(first_mapped, pages - lead, |_, run| {
+            .fill_uncommitted_runs(first_mapped, pages - lead, |_, run| {
                 let mut placed = 0;
                 for (e, pfn) in run.iter_mut().zip(rest.by_ref()) {
                     *e = template.with_pfn(pfn);
@@ -354,10 +357,12 @@ impl AddressSpace {
         mapped: bool,
     ) {
         let count = frames.len() as u32;
+        let template = Pte::committed(crate::phys::Pfn(0), prot, mapped);
         let mut next = frames.install();
-        self.table.update_range(first, count, |_, e| {
-            if let Some(pfn) = next.next() {
-                *e = Pte::committed(pfn, prot, mapped);
+        // The pages are reserved, not committed: nothing is revoked.
+        self.table.fill_uncommitted_runs(first, count, |_, run| {
+            for (e, pfn) in run.iter_mut().zip(next.by_ref()) {
+                *e = template.with_pfn(pfn);
             }
         });
     }

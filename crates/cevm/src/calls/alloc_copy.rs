@@ -124,7 +124,7 @@ impl Thread {
         // 5, 7, 9. Reserve, map the alias pages after the leading offset, add the record.
         let space = spaces.get(dst_proc.pid());
         let base = space.take(place);
-        let frames = k.memory().take_refs(&frames);
+        let frames = k.memory().take_refs(frames);
         let source = if physical {
             AliasSource::Physical { pa: full }
         } else {

@@ -51,7 +51,7 @@ impl Kernel {
         &self,
         space: &mut AddressSpace,
         first: u32,
-        frames: &[Pfn],
+        frames: Vec<Pfn>,
         prot: ValidProtection,
     ) {
         let refs = self.memory().take_refs(frames);
@@ -211,7 +211,7 @@ impl Thread {
             )));
         }
         // 7. Map with the requested protection.
-        k.map_frames(space, first, &frames, prot);
+        k.map_frames(space, first, frames, prot);
         Ok(())
     }
 }

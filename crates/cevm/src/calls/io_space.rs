@@ -66,7 +66,7 @@ impl Thread {
         };
         let base = space.take(place);
         space.reserve(base, size, ReserveKind::Plain, Origin::IoMapping { pa });
-        k.map_frames(space, base, &frames, prot);
+        k.map_frames(space, base, frames, prot);
         Ok(base + off)
     }
 }
