@@ -8,8 +8,8 @@ use crate::flags::{PageAttributes, ProcessAccess, Protection};
 use crate::process::Handle;
 use crate::thread::Thread;
 
-fn null_out(t: &mut Thread, what: &str) -> bool {
-    let e = Error::invalid(format!("{what} must not be NULL"));
+fn null_out(t: &mut Thread, step: &'static str, what: &str) -> bool {
+    let e = Error::invalid(step, format!("{what} must not be NULL"));
     t.set_last_error(e.win32());
     false
 }
@@ -29,7 +29,7 @@ pub fn virtual_protect_ex(
         return false;
     }
     let Some(old) = old else {
-        return null_out(t, "lpflOldProtect");
+        return null_out(t, "5.3.1", "lpflOldProtect");
     };
     match t.virtual_protect_ex(h, a, n, Protection::from_bits_retain(new)) {
         Ok(p) => {
@@ -48,7 +48,7 @@ pub fn virtual_protect(t: &mut Thread, a: u32, n: u32, new: u32, old: Option<&mu
         return false;
     }
     let Some(old) = old else {
-        return null_out(t, "lpflOldProtect");
+        return null_out(t, "5.3.1", "lpflOldProtect");
     };
     match t.virtual_protect(a, n, Protection::from_bits_retain(new)) {
         Ok(p) => {
@@ -71,7 +71,7 @@ pub fn alloc_phys_mem(
     pa: Option<&mut u64>,
 ) -> u32 {
     let Some(pa) = pa else {
-        return u32::from(null_out(t, "pPhysicalAddress"));
+        return u32::from(null_out(t, "5.8", "pPhysicalAddress"));
     };
     match t.alloc_phys_mem(n, Protection::from_bits_retain(prot), align_mask, flags) {
         Ok((va, p)) => {

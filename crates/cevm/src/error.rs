@@ -42,48 +42,73 @@ impl ErrorCode {
     }
 }
 
-/// A failed call: the Win32 code it reports and a human sentence naming the cause.
+/// A failed call: the Win32 code it reports, the check of semantics.md that produced it,
+/// and a human sentence naming the cause.
+///
+/// `step` names the check as the spec numbers it: `"5.3.2"` is §5.3's second check,
+/// `"5.8"` a check of an unnumbered section, `"2"` one of §2's handle and mode rules,
+/// `"host"` a refusal of the host program's request (boot, process creation) that no CE
+/// call makes. Two checks that give the same code are told apart by it, so a test (and
+/// the reference model) can see which one fired.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message} ({} = {})", code.name(), code.code())]
+#[error("{message} ({} = {}, semantics.md {step})", code.name(), code.code())]
 pub struct Error {
     /// The code `GetLastError` reports after the call.
     pub code: ErrorCode,
+    /// The check that produced it (`"5.3.2"`).
+    pub step: &'static str,
     /// What was wrong, for people.
     pub message: String,
 }
 
 impl Error {
-    /// An error with `code` and the given explanation.
-    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+    /// An error with `code` from check `step`, with the given explanation.
+    pub fn new(code: ErrorCode, step: &'static str, message: impl Into<String>) -> Self {
         Self {
             code,
+            step,
             message: message.into(),
         }
     }
 
     /// `ERROR_INVALID_PARAMETER` (87).
-    pub fn invalid(message: impl Into<String>) -> Self {
-        Self::new(ErrorCode::InvalidParameter, message)
+    pub fn invalid(step: &'static str, message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidParameter, step, message)
     }
 
     /// `ERROR_NOT_ENOUGH_MEMORY` (8).
-    pub fn no_memory(message: impl Into<String>) -> Self {
-        Self::new(ErrorCode::NotEnoughMemory, message)
+    pub fn no_memory(step: &'static str, message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::NotEnoughMemory, step, message)
     }
 
     /// `ERROR_INVALID_HANDLE` (6).
-    pub fn bad_handle(message: impl Into<String>) -> Self {
-        Self::new(ErrorCode::InvalidHandle, message)
+    pub fn bad_handle(step: &'static str, message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidHandle, step, message)
     }
 
     /// `ERROR_ACCESS_DENIED` (5).
-    pub fn denied(message: impl Into<String>) -> Self {
-        Self::new(ErrorCode::AccessDenied, message)
+    pub fn denied(step: &'static str, message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::AccessDenied, step, message)
     }
 
     /// `ERROR_NOT_SUPPORTED` (50).
-    pub fn not_supported(message: impl Into<String>) -> Self {
-        Self::new(ErrorCode::NotSupported, message)
+    pub fn not_supported(step: &'static str, message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::NotSupported, step, message)
+    }
+
+    /// A size that is zero or negative as an int (`(int)n <= 0`), at check `step`.
+    pub fn non_positive(step: &'static str, n: u32) -> Self {
+        Self::invalid(step, format!("size 0x{n:X} must be positive"))
+    }
+
+    /// An invalid protection value, at check `step`.
+    pub fn bad_protection(step: &'static str, bits: u32) -> Self {
+        Self::invalid(step, format!("protection 0x{bits:X} is not valid"))
+    }
+
+    /// A process that ended while the call ran (§2: its handle is no longer valid).
+    pub fn ended(pid: u32) -> Self {
+        Self::bad_handle("2", format!("process 0x{pid:X} has been terminated"))
     }
 
     /// The numeric Win32 code.

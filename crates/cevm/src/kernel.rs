@@ -81,18 +81,24 @@ impl Kernel {
             || config.ram_bytes % u64::from(PAGE_SIZE) != 0
             || config.ram_bytes > MAX_RAM_BYTES
         {
-            return Err(Error::invalid(format!(
-                "RAM size 0x{:X} must be a non-zero multiple of 4 KiB of at most 1 GiB",
-                config.ram_bytes
-            )));
+            return Err(Error::invalid(
+                "host",
+                format!(
+                    "RAM size 0x{:X} must be a non-zero multiple of 4 KiB of at most 1 GiB",
+                    config.ram_bytes
+                ),
+            ));
         }
         if config.ram_base % u64::from(PAGE_SIZE) != 0
             || config.ram_base + config.ram_bytes > 1 << 40
         {
-            return Err(Error::invalid(format!(
-                "RAM base 0x{:X} must be page aligned and RAM must end below 2^40",
-                config.ram_base
-            )));
+            return Err(Error::invalid(
+                "host",
+                format!(
+                    "RAM base 0x{:X} must be page aligned and RAM must end below 2^40",
+                    config.ram_base
+                ),
+            ));
         }
         let layout = Layout::new(config.ram_bytes);
         let readers = Readers::new();
@@ -102,7 +108,7 @@ impl Kernel {
             config.resident_free_frames,
             readers.clone(),
         )
-        .map_err(|e| Error::no_memory(format!("cannot map host memory for RAM: {e}")))?;
+        .map_err(|e| Error::no_memory("host", format!("cannot map host memory for RAM: {e}")))?;
         let mut table = ProcessTable::new();
         let pid = Pid(table.next_value().unwrap_or(1));
         let generation = Arc::new(AtomicU64::new(0));
@@ -170,7 +176,7 @@ impl Kernel {
         self.0
             .phys
             .add_device(name, pa, bytes)
-            .map_err(Error::invalid)
+            .map_err(|e| Error::invalid("host", e))
     }
 
     /// Creates an empty process: its first block reserved no-access with the kernel-data
@@ -184,7 +190,10 @@ impl Kernel {
         // is listed, so the invariant checker never sees the frame without its entry.
         let mut table = write(&self.0.processes);
         let frames = self.0.phys.alloc(1).ok_or_else(|| {
-            Error::no_memory("no free RAM frame for the new process's kernel-data page")
+            Error::no_memory(
+                "host",
+                "no free RAM frame for the new process's kernel-data page",
+            )
         })?;
         let ro = ValidProtection {
             access: Access::ReadOnly,
@@ -194,7 +203,7 @@ impl Kernel {
         space.commit_frames(KDATA_PAGE, frames, ro, false);
         let Some(v) = table.next_value() else {
             self.0.phys.release(space.unreserve(0));
-            return Err(Error::no_memory("the handle table is full"));
+            return Err(Error::no_memory("host", "the handle table is full"));
         };
         let pid = Pid(v);
         table

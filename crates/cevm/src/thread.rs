@@ -139,7 +139,10 @@ impl Thread {
             let table = self.kernel.process_table();
             let live = |pid: Pid, role: &str| {
                 table.processes.get(&pid).cloned().ok_or_else(|| {
-                    Error::bad_handle(format!("the {role} 0x{:X} is not a live process", pid.0))
+                    Error::bad_handle(
+                        "host",
+                        format!("the {role} 0x{:X} is not a live process", pid.0),
+                    )
                 })
             };
             let active = live(ctx.process, "process")?;
@@ -249,16 +252,22 @@ impl Thread {
     pub(crate) fn lookup(&self, h: Handle) -> Result<(Arc<Process>, ProcessAccess)> {
         if h == Handle::CURRENT_PROCESS {
             if !self.active.is_alive() {
-                return Err(Error::bad_handle("the active process has been terminated"));
+                return Err(Error::bad_handle(
+                    "2",
+                    "the active process has been terminated",
+                ));
             }
             return Ok((self.active.clone(), ProcessAccess::ALL_ACCESS));
         }
         let table = self.kernel.process_table();
         let entry = table.handles.get(&h.0).ok_or_else(|| {
-            Error::bad_handle(format!("0x{:X} is not an open process handle", h.0))
+            Error::bad_handle("2", format!("0x{:X} is not an open process handle", h.0))
         })?;
         let proc = table.processes.get(&entry.pid).ok_or_else(|| {
-            Error::bad_handle(format!("handle 0x{:X} names a terminated process", h.0))
+            Error::bad_handle(
+                "2",
+                format!("handle 0x{:X} names a terminated process", h.0),
+            )
         })?;
         Ok((proc.clone(), entry.access))
     }
@@ -276,12 +285,15 @@ impl Thread {
             self.require_kernel(code)?;
         }
         if !access.contains(need) {
-            return Err(Error::denied(format!(
-                "handle 0x{:X} lacks access 0x{:X} (it has 0x{:X})",
-                h.0,
-                need.bits(),
-                access.bits()
-            )));
+            return Err(Error::denied(
+                "2",
+                format!(
+                    "handle 0x{:X} lacks access 0x{:X} (it has 0x{:X})",
+                    h.0,
+                    need.bits(),
+                    access.bits()
+                ),
+            ));
         }
         Ok(proc)
     }
@@ -295,7 +307,7 @@ impl Thread {
     /// §2 in their order: a terminated VM process (6), then the kernel-only rule (`code`).
     pub(crate) fn vm_checked(&self, code: ErrorCode) -> Result<Arc<Process>> {
         if !self.vm.is_alive() {
-            return Err(Error::bad_handle("the VM process has been terminated"));
+            return Err(Error::bad_handle("2", "the VM process has been terminated"));
         }
         self.require_kernel(code)?;
         Ok(self.vm.clone())
@@ -306,6 +318,7 @@ impl Thread {
         if self.is_user() {
             return Err(Error::new(
                 code,
+                "2",
                 "this call is only available in kernel mode",
             ));
         }

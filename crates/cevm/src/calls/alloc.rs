@@ -52,37 +52,42 @@ impl Thread {
         // 1. The user pointer rule and the user allocation ceiling.
         if user && a != 0 {
             if !user_write_ok(a, n) {
-                return Err(Error::invalid(format!(
-                    "0x{a:08X}+0x{n:X} is not a valid user-mode range"
-                )));
+                return Err(Error::invalid(
+                    "5.1.1",
+                    format!("0x{a:08X}+0x{n:X} is not a valid user-mode range"),
+                ));
             }
             if a >= MAX_USER_ALLOC {
-                return Err(Error::invalid(format!(
-                    "user-mode allocations must lie below 0x{MAX_USER_ALLOC:08X}"
-                )));
+                return Err(Error::invalid(
+                    "5.1.1",
+                    format!("user-mode allocations must lie below 0x{MAX_USER_ALLOC:08X}"),
+                ));
             }
         }
         let mut spaces = Spaces::for_range(self.kernel.nk(), proc, a, 1)?;
         let space = spaces.holding(proc.pid(), a);
         // 2. A user-mode pure commit must lie inside one record's requested bytes.
         if user && pure_commit && space.record_holding_bytes(a, n).is_none() {
-            return Err(Error::invalid(format!(
-                "0x{a:08X}+0x{n:X} does not lie inside the requested size of one reservation"
-            )));
+            return Err(Error::invalid(
+                "5.1.2",
+                format!(
+                    "0x{a:08X}+0x{n:X} does not lie inside the requested size of one reservation"
+                ),
+            ));
         }
         // 3. Type, size and protection.
         if !t.is_valid_for_alloc() {
-            return Err(Error::invalid(format!(
-                "allocation type 0x{:X} is not valid",
-                t.bits()
-            )));
+            return Err(Error::invalid(
+                "5.1.3",
+                format!("allocation type 0x{:X} is not valid", t.bits()),
+            ));
         }
         if (n as i32) <= 0 {
-            return Err(Error::invalid(format!("size 0x{n:X} must be positive")));
+            return Err(Error::non_positive("5.1.3", n));
         }
-        let prot = prot.validate().ok_or_else(|| {
-            Error::invalid(format!("protection 0x{:X} is not valid", prot.bits()))
-        })?;
+        let prot = prot
+            .validate()
+            .ok_or_else(|| Error::bad_protection("5.1.3", prot.bits()))?;
         let commit = t.contains(AllocType::COMMIT);
         // 4. A NULL address implies MEM_RESERVE.
         if pure_commit {
@@ -100,7 +105,10 @@ impl Thread {
         let len = u64::from(n);
         let place = if a == 0 {
             Some(space.find_place(&layout, len).ok_or_else(|| {
-                Error::no_memory(format!("no run of free 64 KiB blocks holds 0x{n:X} bytes"))
+                Error::no_memory(
+                    "5.1.5",
+                    format!("no run of free 64 KiB blocks holds 0x{n:X} bytes"),
+                )
             })?)
         } else {
             None
@@ -109,14 +117,16 @@ impl Thread {
             place.base()
         } else {
             if a % BLOCK_SIZE != 0 {
-                return Err(Error::invalid(format!(
-                    "reservation address 0x{a:08X} is not 64 KiB aligned"
-                )));
+                return Err(Error::invalid(
+                    "5.1.5",
+                    format!("reservation address 0x{a:08X} is not 64 KiB aligned"),
+                ));
             }
             if !layout.reservable(a, len) || !space.blocks_free(a, len) {
-                return Err(Error::invalid(format!(
-                    "the blocks of 0x{a:08X}+0x{n:X} are not all free"
-                )));
+                return Err(Error::invalid(
+                    "5.1.5",
+                    format!("the blocks of 0x{a:08X}+0x{n:X} are not all free"),
+                ));
             }
             a
         };
@@ -124,7 +134,10 @@ impl Thread {
         let (_, pages) = page_span(base, n);
         let frames = if commit {
             self.kernel.memory().alloc(pages as usize).ok_or_else(|| {
-                Error::no_memory(format!("not enough free RAM to commit {pages} pages"))
+                Error::no_memory(
+                    "5.1.6",
+                    format!("not enough free RAM to commit {pages} pages"),
+                )
             })?
         } else {
             FrameRefs::new()
@@ -151,15 +164,19 @@ impl Thread {
         if space.record_holding_pages(first, pages).is_none()
             || AddressSpace::pages(first, pages).any(|va| space.table.get(va).is_free())
         {
-            return Err(Error::invalid(format!(
-                "0x{a:08X}+0x{n:X} is not a reserved run inside one reservation"
-            )));
+            return Err(Error::invalid(
+                "5.1.6",
+                format!("0x{a:08X}+0x{n:X} is not a reserved run inside one reservation"),
+            ));
         }
         let missing = AddressSpace::pages(first, pages)
             .filter(|&va| !space.table.get(va).is_committed())
             .count();
         let frames = self.kernel.memory().alloc(missing).ok_or_else(|| {
-            Error::no_memory(format!("not enough free RAM to commit {missing} pages"))
+            Error::no_memory(
+                "5.1.6",
+                format!("not enough free RAM to commit {missing} pages"),
+            )
         })?;
         let mut fresh = frames.install();
         for va in AddressSpace::pages(first, pages) {

@@ -52,20 +52,19 @@ impl Thread {
         )?;
         // 2. Size, source value and protection.
         if (n as i32) <= 0 {
-            return Err(Error::invalid(format!("size 0x{n:X} must be positive")));
+            return Err(Error::non_positive("5.6.2", n));
         }
         if p < USER_BASE {
-            return Err(Error::invalid(format!(
-                "source value 0x{p:08X} is below 0x00010000"
-            )));
+            return Err(Error::invalid(
+                "5.6.2",
+                format!("source value 0x{p:08X} is below 0x00010000"),
+            ));
         }
         let physical = prot.contains(Protection::PHYSICAL);
         let vp = prot
             .difference(Protection::PHYSICAL)
             .validate()
-            .ok_or_else(|| {
-                Error::invalid(format!("protection 0x{:X} is not valid", prot.bits()))
-            })?;
+            .ok_or_else(|| Error::bad_protection("5.6.2", prot.bits()))?;
         // 3. The destination handle: NULL is the kernel.
         let dst_proc = if h_dst == Handle::NULL {
             k.nk().clone()
@@ -84,8 +83,12 @@ impl Thread {
         let pages = (u64::from(n) + u64::from(po)).div_ceil(u64::from(PAGE_SIZE)) as u32;
         let layout = k.layout();
         let mut spaces = Spaces::lock(k.nk(), &[&dst_proc, &src_proc], true)?;
-        let no_room =
-            || Error::no_memory(format!("no room for 0x{size:X} bytes in the destination"));
+        let no_room = || {
+            Error::no_memory(
+                "5.6.4",
+                format!("no room for 0x{size:X} bytes in the destination"),
+            )
+        };
         let place = spaces
             .get(dst_proc.pid())
             .find_place(&layout, u64::from(size))
@@ -117,9 +120,10 @@ impl Thread {
         };
         // 8. Any failure from here on reports ERROR_NOT_ENOUGH_MEMORY.
         if !found {
-            return Err(Error::no_memory(format!(
-                "the source 0x{p:08X}+0x{n:X} cannot be brought in for this protection"
-            )));
+            return Err(Error::no_memory(
+                "5.6.8",
+                format!("the source 0x{p:08X}+0x{n:X} cannot be brought in for this protection"),
+            ));
         }
         // 5, 7, 9. Reserve, map the alias pages after the leading offset, add the record.
         let space = spaces.get(dst_proc.pid());

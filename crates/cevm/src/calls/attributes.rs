@@ -59,7 +59,7 @@ impl Thread {
         mask: PageAttributes,
     ) -> Result<PageAttributes> {
         if (n as i32) <= 0 {
-            return Err(Error::invalid(format!("size 0x{n:X} must be positive")));
+            return Err(Error::non_positive("5.10", n));
         }
         let mut spaces = Spaces::for_range(self.kernel.nk(), proc, a, 1)?;
         let space = spaces.holding(proc.pid(), a);
@@ -67,9 +67,10 @@ impl Thread {
         if space.record_holding_pages(first, pages).is_none()
             || AddressSpace::pages(first, pages).any(|va| !space.table.get(va).is_committed())
         {
-            return Err(Error::invalid(format!(
-                "0x{a:08X}+0x{n:X} is not committed pages of one reservation"
-            )));
+            return Err(Error::invalid(
+                "5.10",
+                format!("0x{a:08X}+0x{n:X} is not committed pages of one reservation"),
+            ));
         }
         let old = space.table.get(first).attributes();
         let mask = mask & PageAttributes::all();

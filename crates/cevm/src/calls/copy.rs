@@ -124,25 +124,25 @@ impl Thread {
             .record_holding_bytes(dst, n)
             .is_none()
         {
-            return Err(Error::invalid(format!(
-                "destination 0x{dst:08X}+0x{n:X} does not lie inside one reservation"
-            )));
+            return Err(Error::invalid(
+                "5.5.2",
+                format!("destination 0x{dst:08X}+0x{n:X} does not lie inside one reservation"),
+            ));
         }
         // 3. Destination area, size and protection.
         if !dst_proc.is_kernel() && !(USER_BASE..KERNEL_BASE).contains(&dst) {
-            return Err(Error::invalid(format!(
-                "destination 0x{dst:08X} is outside 0x00010000-0x7FFFFFFF"
-            )));
+            return Err(Error::invalid(
+                "5.5.3",
+                format!("destination 0x{dst:08X} is outside 0x00010000-0x7FFFFFFF"),
+            ));
         }
         if (n as i32) <= 0 {
-            return Err(Error::invalid(format!("size 0x{n:X} must be positive")));
+            return Err(Error::non_positive("5.5.3", n));
         }
         let vp = prot
             .difference(Protection::PHYSICAL)
             .validate()
-            .ok_or_else(|| {
-                Error::invalid(format!("protection 0x{:X} is not valid", prot.bits()))
-            })?;
+            .ok_or_else(|| Error::bad_protection("5.5.3", prot.bits()))?;
         self.map_source(&mut spaces, dst_proc, dst, src_proc, source, n, vp)
     }
 
@@ -166,10 +166,13 @@ impl Thread {
             Source::Virtual(s) => s & 0xFFF,
         };
         if dst & 0xFFF != src_off {
-            return Err(Error::invalid(format!(
-                "destination page offset 0x{:X} differs from the source's 0x{src_off:X}",
-                dst & 0xFFF
-            )));
+            return Err(Error::invalid(
+                "5.5.4",
+                format!(
+                    "destination page offset 0x{:X} differs from the source's 0x{src_off:X}",
+                    dst & 0xFFF
+                ),
+            ));
         }
         // 5. The source frames.
         let (first, pages) = page_span(dst, n);
@@ -177,9 +180,12 @@ impl Thread {
         match source {
             Source::Physical(pa) => {
                 if !k.physical_frames(pa, pages, &mut frames) {
-                    return Err(Error::invalid(format!(
-                        "physical range 0x{pa:X}+0x{n:X} is neither RAM nor a registered device"
-                    )));
+                    return Err(Error::invalid(
+                        "5.5.5",
+                        format!(
+                            "physical range 0x{pa:X}+0x{n:X} is neither RAM nor a registered device"
+                        ),
+                    ));
                 }
             }
             Source::Virtual(s) => {
@@ -191,9 +197,10 @@ impl Thread {
                     for va in AddressSpace::pages(s & !0xFFF, pages) {
                         let e = spaces.holding(src_proc.pid(), va).table.get(va);
                         if !e.is_committed() {
-                            return Err(Error::invalid(format!(
-                                "source page 0x{va:08X} is not committed"
-                            )));
+                            return Err(Error::invalid(
+                                "5.5.5",
+                                format!("source page 0x{va:08X} is not committed"),
+                            ));
                         }
                         frames.push(e.pfn());
                     }
@@ -206,9 +213,12 @@ impl Thread {
             let e = space.table.get(va);
             e.is_free() || e.is_committed()
         }) {
-            return Err(Error::invalid(format!(
-                "destination 0x{dst:08X}+0x{n:X} holds pages that are not reserved-and-uncommitted"
-            )));
+            return Err(Error::invalid(
+                "5.5.6",
+                format!(
+                    "destination 0x{dst:08X}+0x{n:X} holds pages that are not reserved-and-uncommitted"
+                ),
+            ));
         }
         // 7. Map with the requested protection.
         k.map_frames(space, first, frames, prot);

@@ -34,44 +34,54 @@ impl Thread {
         let release = t == AllocType::RELEASE && n == 0;
         let decommit = t == AllocType::DECOMMIT && (n as i32) > 0;
         if !release && !decommit {
-            return Err(Error::invalid(format!(
-                "free type 0x{:X} with size 0x{n:X}: only MEM_RELEASE with size 0 or \
+            return Err(Error::invalid(
+                "5.2.1",
+                format!(
+                    "free type 0x{:X} with size 0x{n:X}: only MEM_RELEASE with size 0 or \
                  MEM_DECOMMIT with a positive size is accepted",
-                t.bits()
-            )));
+                    t.bits()
+                ),
+            ));
         }
         // 2. User mode cannot free above the user allocation area of a process.
         if self.is_user() && a >= MAX_USER_ALLOC && !proc.is_kernel() {
-            return Err(Error::invalid(format!(
-                "user-mode frees must lie below 0x{MAX_USER_ALLOC:08X}"
-            )));
+            return Err(Error::invalid(
+                "5.2.2",
+                format!("user-mode frees must lie below 0x{MAX_USER_ALLOC:08X}"),
+            ));
         }
         let mut spaces = Spaces::for_range(self.kernel.nk(), proc, a, 1)?;
         let space = spaces.holding(proc.pid(), a);
         let frames = if release {
             // 3. The exact base of a record; never a reservation with locked pages.
             let r = *space.record_based_at(a).ok_or_else(|| {
-                Error::invalid(format!("0x{a:08X} is not the base of a reservation"))
+                Error::invalid(
+                    "5.2.3",
+                    format!("0x{a:08X} is not the base of a reservation"),
+                )
             })?;
             let pages = ((r.page_end() - u64::from(r.base)) / 0x1000) as u32;
             if space.locked(r.base, pages) {
-                return Err(Error::invalid(format!(
-                    "the reservation at 0x{a:08X} has locked pages"
-                )));
+                return Err(Error::invalid(
+                    "5.2.3",
+                    format!("the reservation at 0x{a:08X} has locked pages"),
+                ));
             }
             space.unreserve(a)
         } else {
             // 4. Decommit inside one record; no locked page.
             let r = *space.record_holding_bytes(a, n).ok_or_else(|| {
-                Error::invalid(format!(
-                    "0x{a:08X}+0x{n:X} does not lie inside one reservation"
-                ))
+                Error::invalid(
+                    "5.2.4",
+                    format!("0x{a:08X}+0x{n:X} does not lie inside one reservation"),
+                )
             })?;
             let (first, pages) = page_span(a, n);
             if space.locked(first, pages) {
-                return Err(Error::invalid(format!(
-                    "0x{a:08X}+0x{n:X} holds locked pages"
-                )));
+                return Err(Error::invalid(
+                    "5.2.4",
+                    format!("0x{a:08X}+0x{n:X} holds locked pages"),
+                ));
             }
             let mut frames = FrameRefs::new();
             for va in AddressSpace::pages(first, pages) {

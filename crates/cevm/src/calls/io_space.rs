@@ -36,28 +36,30 @@ impl Thread {
             .checked_add(off)
             .filter(|&s| (n as i32) > 0 && (s as i32) > 0);
         let Some(size) = size else {
-            return Err(Error::invalid(format!("size 0x{n:X} must be positive")));
+            return Err(Error::non_positive("5.9", n));
         };
         if pa >> 40 != 0 {
-            return Err(Error::invalid(format!(
-                "physical address 0x{pa:X} is beyond 40 bits"
-            )));
+            return Err(Error::invalid(
+                "5.9",
+                format!("physical address 0x{pa:X} is beyond 40 bits"),
+            ));
         }
         let layout = k.layout();
         let mut spaces = Spaces::lock(k.nk(), &[&proc], true)?;
         let space = spaces.get(proc.pid());
         let place = space
             .find_place(&layout, u64::from(size))
-            .ok_or_else(|| Error::no_memory(format!("no room for 0x{size:X} bytes")))?;
+            .ok_or_else(|| Error::no_memory("5.9", format!("no room for 0x{size:X} bytes")))?;
         // The frames VirtualCopy would map, found before anything changes: the fresh
         // reservation's pages are reserved and its offset is the source's, so this is the
         // only check of VirtualCopy's that can fail here.
         let (_, pages) = page_span(place.base() + off, n);
         let mut frames = Vec::with_capacity(pages as usize);
         if !k.physical_frames(pa & !0xFFF, pages, &mut frames) {
-            return Err(Error::invalid(format!(
-                "physical range 0x{pa:X}+0x{n:X} is neither RAM nor a registered device"
-            )));
+            return Err(Error::invalid(
+                "5.9",
+                format!("physical range 0x{pa:X}+0x{n:X} is neither RAM nor a registered device"),
+            ));
         }
         let prot = ValidProtection {
             access: Access::ReadWrite,

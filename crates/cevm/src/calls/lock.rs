@@ -63,9 +63,12 @@ impl Thread {
 
     fn check_lock_args(a: u32, n: u32) -> Result<()> {
         if page_floor(a) < USER_BASE || (n as i32) <= 0 {
-            return Err(Error::invalid(format!(
-                "0x{a:08X}+0x{n:X}: the address must be at least 0x00010000 and the size positive"
-            )));
+            return Err(Error::invalid(
+                "5.7.1",
+                format!(
+                    "0x{a:08X}+0x{n:X}: the address must be at least 0x00010000 and the size positive"
+                ),
+            ));
         }
         Ok(())
     }
@@ -75,18 +78,22 @@ impl Thread {
         // 1. Address, size and flags.
         Self::check_lock_args(a, n)?;
         if !LockFlags::all().contains(flags) {
-            return Err(Error::invalid(format!(
-                "lock flags 0x{:X} are not a subset of WRITE|QUERY_ONLY|READ",
-                flags.bits()
-            )));
+            return Err(Error::invalid(
+                "5.7.1",
+                format!(
+                    "lock flags 0x{:X} are not a subset of WRITE|QUERY_ONLY|READ",
+                    flags.bits()
+                ),
+            ));
         }
         let (first, pages) = page_span(a, n);
         // 2. The static mapping: report frames, lock nothing.
         if k.layout().is_static(a) {
             let pa = k.static_range(a, n).ok_or_else(|| {
-                Error::invalid(format!(
-                    "0x{a:08X}+0x{n:X} leaves the kernel static mapping"
-                ))
+                Error::invalid(
+                    "5.7.2",
+                    format!("0x{a:08X}+0x{n:X} leaves the kernel static mapping"),
+                )
             })?;
             let base = pa & !0xFFF;
             return Ok((0..u64::from(pages)).map(|i| base + i * 0x1000).collect());
@@ -102,10 +109,13 @@ impl Thread {
         let mut frames = Vec::with_capacity(pages as usize);
         k.touch_pages(&mut spaces, proc, a, pages, kind, Mode::Kernel, &mut frames)
             .map_err(|e| {
-                Error::no_memory(format!(
-                    "page 0x{:08X} cannot be brought in for locking",
-                    e.address & !0xFFF
-                ))
+                Error::no_memory(
+                    "5.7.3",
+                    format!(
+                        "page 0x{:08X} cannot be brought in for locking",
+                        e.address & !0xFFF
+                    ),
+                )
             })?;
         // 4–5. The frames; a lock record unless only queried.
         if !flags.contains(LockFlags::QUERY_ONLY) {
@@ -126,9 +136,10 @@ impl Thread {
         Self::check_lock_args(a, n)?;
         if k.layout().is_static(a) {
             return k.static_range(a, n).map(|_| ()).ok_or_else(|| {
-                Error::invalid(format!(
-                    "0x{a:08X}+0x{n:X} leaves the kernel static mapping"
-                ))
+                Error::invalid(
+                    "5.7.2",
+                    format!("0x{a:08X}+0x{n:X} leaves the kernel static mapping"),
+                )
             });
         }
         // 6. Exactly one existing record.
@@ -150,9 +161,10 @@ impl Thread {
                 .iter()
                 .any(|l| matches(l, start, count))
             {
-                return Err(Error::invalid(format!(
-                    "no lock of 0x{pages:X} pages at 0x{first:08X} exists"
-                )));
+                return Err(Error::invalid(
+                    "5.7.6",
+                    format!("no lock of 0x{pages:X} pages at 0x{first:08X} exists"),
+                ));
             }
         }
         for (start, count) in parts {

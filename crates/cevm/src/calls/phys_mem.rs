@@ -40,33 +40,40 @@ impl Thread {
         let k = &self.kernel;
         if self.is_user() || !self.active.is_kernel() {
             return Err(Error::invalid(
+                "5.8",
                 "AllocPhysMem is only available to the kernel process in kernel mode",
             ));
         }
         if (n as i32) <= 0 {
-            return Err(Error::invalid(format!("size 0x{n:X} must be positive")));
+            return Err(Error::non_positive("5.8", n));
         }
-        let vp = prot.validate().ok_or_else(|| {
-            Error::invalid(format!("protection 0x{:X} is not valid", prot.bits()))
-        })?;
+        let vp = prot
+            .validate()
+            .ok_or_else(|| Error::bad_protection("5.8", prot.bits()))?;
         if flags != 0 {
-            return Err(Error::invalid(format!("flags 0x{flags:X} must be 0")));
+            return Err(Error::invalid(
+                "5.8",
+                format!("flags 0x{flags:X} must be 0"),
+            ));
         }
         let layout = k.layout();
         let nk = k.nk();
         let mut spaces = Spaces::lock(nk, &[nk], false)?;
         let space = spaces.get(nk.pid());
         let place = space.find_place(&layout, u64::from(n)).ok_or_else(|| {
-            Error::no_memory(format!("no room in kernel memory for 0x{n:X} bytes"))
+            Error::no_memory("5.8", format!("no room in kernel memory for 0x{n:X} bytes"))
         })?;
         let pages = n.div_ceil(0x1000);
         let frames = k
             .memory()
             .alloc_contiguous(pages as usize, u64::from(align_mask))
             .ok_or_else(|| {
-                Error::no_memory(format!(
-                    "no {pages} contiguous free frames with alignment mask 0x{align_mask:X}"
-                ))
+                Error::no_memory(
+                    "5.8",
+                    format!(
+                        "no {pages} contiguous free frames with alignment mask 0x{align_mask:X}"
+                    ),
+                )
             })?;
         let pa = frames.frames()[0].addr();
         let base = space.take(place);

@@ -58,7 +58,7 @@ impl Thread {
             return Ok(());
         }
         if (n as i32) < 0 {
-            return Err(Error::invalid(format!("size 0x{n:X} is negative")));
+            return Err(Error::invalid("5.12", format!("size 0x{n:X} is negative")));
         }
         let ok = if write {
             user_write_ok(a, n)
@@ -66,9 +66,10 @@ impl Thread {
             user_read_ok(a, n)
         };
         if self.is_user() && !ok {
-            return Err(Error::invalid(format!(
-                "0x{a:08X}+0x{n:X} is not a valid user-mode range"
-            )));
+            return Err(Error::invalid(
+                "5.12",
+                format!("0x{a:08X}+0x{n:X} is not a valid user-mode range"),
+            ));
         }
         Ok(())
     }
@@ -92,8 +93,11 @@ impl Thread {
 
 /// A fault during a copy fails the call with 87 (semantics.md §5.12).
 fn copy_fault(e: crate::error::Exception) -> Error {
-    Error::invalid(format!(
-        "the copy faulted at 0x{:08X}; nothing was copied",
-        e.address
-    ))
+    Error::invalid(
+        "5.12",
+        format!(
+            "the copy faulted at 0x{:08X}; nothing was copied",
+            e.address
+        ),
+    )
 }

@@ -16,14 +16,14 @@ impl Thread {
         let r = (|| {
             let mut table = self.kernel.process_table_mut();
             if !table.processes.contains_key(&pid) {
-                return Err(Error::invalid(format!(
-                    "no live process has id 0x{:X}",
-                    pid.0
-                )));
+                return Err(Error::invalid(
+                    "2",
+                    format!("no live process has id 0x{:X}", pid.0),
+                ));
             }
             let v = table
                 .next_value()
-                .ok_or_else(|| Error::no_memory("the handle table is full"))?;
+                .ok_or_else(|| Error::no_memory("2", "the handle table is full"))?;
             table.handles.insert(
                 v,
                 HandleEntry {
@@ -50,14 +50,14 @@ impl Thread {
                     table.handles.remove(&h.0);
                     Ok(())
                 }
-                Some(_) => Err(Error::bad_handle(format!(
-                    "0x{:X} is a process id, which cannot be closed",
-                    h.0
-                ))),
-                None => Err(Error::bad_handle(format!(
-                    "0x{:X} is not an open handle",
-                    h.0
-                ))),
+                Some(_) => Err(Error::bad_handle(
+                    "2",
+                    format!("0x{:X} is a process id, which cannot be closed", h.0),
+                )),
+                None => Err(Error::bad_handle(
+                    "2",
+                    format!("0x{:X} is not an open handle", h.0),
+                )),
             }
         })();
         self.track(r)
@@ -70,7 +70,7 @@ impl Thread {
             .resolve(h, ProcessAccess::TERMINATE, None)
             .and_then(|p| {
                 if p.is_kernel() {
-                    return Err(Error::denied("NK.EXE cannot be terminated"));
+                    return Err(Error::denied("2", "NK.EXE cannot be terminated"));
                 }
                 self.kernel.end_process(&p);
                 Ok(())

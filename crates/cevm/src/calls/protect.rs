@@ -47,32 +47,36 @@ impl Thread {
         // user pointer rule of §3 (for writing), so an application cannot change the
         // protection of the shared heap or kernel memory.
         if self.is_user() && !user_write_ok(a, n) {
-            return Err(Error::invalid(format!(
-                "0x{a:08X}+0x{n:X} is not a valid user-mode range"
-            )));
+            return Err(Error::invalid(
+                "5.3.2",
+                format!("0x{a:08X}+0x{n:X} is not a valid user-mode range"),
+            ));
         }
         if (n as i32) <= 0 || space.record_holding_bytes(a, n).is_none() {
-            return Err(Error::invalid(format!(
-                "0x{a:08X}+0x{n:X} is not a positive range inside one reservation"
-            )));
+            return Err(Error::invalid(
+                "5.3.2",
+                format!("0x{a:08X}+0x{n:X} is not a positive range inside one reservation"),
+            ));
         }
         // 3. A valid protection.
         let prot = new
             .validate()
-            .ok_or_else(|| Error::invalid(format!("protection 0x{:X} is not valid", new.bits())))?;
+            .ok_or_else(|| Error::bad_protection("5.3.3", new.bits()))?;
         // 4. No locked page.
         let (first, pages) = page_span(a, n);
         if space.locked(first, pages) {
             return Err(Error::new(
                 ErrorCode::SharingViolation,
+                "5.3.4",
                 format!("0x{a:08X}+0x{n:X} holds locked pages"),
             ));
         }
         // 5. Every page committed.
         if AddressSpace::pages(first, pages).any(|va| !space.table.get(va).is_committed()) {
-            return Err(Error::invalid(format!(
-                "0x{a:08X}+0x{n:X} holds pages that are not committed"
-            )));
+            return Err(Error::invalid(
+                "5.3.5",
+                format!("0x{a:08X}+0x{n:X} holds pages that are not committed"),
+            ));
         }
         // 6. Old protection of the first page; every page takes the new one.
         let old = space.table.get(first).read_back();

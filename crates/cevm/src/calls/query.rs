@@ -51,20 +51,23 @@ impl Thread {
         if len < MEMORY_BASIC_INFORMATION_SIZE {
             return Err(Error::new(
                 ErrorCode::BadLength,
+                "5.4.1",
                 format!("buffer of {len} bytes is smaller than MEMORY_BASIC_INFORMATION (28)"),
             ));
         }
         // 2. Address checks.
         let page = page_floor(a);
         if page < USER_BASE {
-            return Err(Error::invalid(format!(
-                "0x{a:08X} lies in the first 64 KiB, which cannot be queried"
-            )));
+            return Err(Error::invalid(
+                "5.4.2",
+                format!("0x{a:08X} lies in the first 64 KiB, which cannot be queried"),
+            ));
         }
         if self.is_user() && !user_read_ok(a, 4) {
-            return Err(Error::invalid(format!(
-                "0x{a:08X} is not a valid user-mode address"
-            )));
+            return Err(Error::invalid(
+                "5.4.2",
+                format!("0x{a:08X} is not a valid user-mode address"),
+            ));
         }
         // 3. Fill the structure.
         let layout = self.kernel.layout();

@@ -24,13 +24,16 @@ impl Thread {
         self.require_kernel(ErrorCode::AccessDenied)?;
         let both = AllocType::RESERVE | AllocType::COMMIT;
         if action.is_empty() || !both.contains(action) {
-            return Err(Error::invalid(format!(
-                "action 0x{:X} must be MEM_RESERVE, MEM_COMMIT or both",
-                action.bits()
-            )));
+            return Err(Error::invalid(
+                "5.11",
+                format!(
+                    "action 0x{:X} must be MEM_RESERVE, MEM_COMMIT or both",
+                    action.bits()
+                ),
+            ));
         }
         if (n as i32) <= 0 {
-            return Err(Error::invalid(format!("size 0x{n:X} must be positive")));
+            return Err(Error::non_positive("5.11", n));
         }
         let rw = ValidProtection {
             access: Access::ReadWrite,
@@ -44,11 +47,17 @@ impl Thread {
         if a == 0 {
             let (_, pages) = page_span(0, n);
             let place = space.find_shared(u64::from(n)).ok_or_else(|| {
-                Error::no_memory(format!("no room in the shared heap for 0x{n:X} bytes"))
+                Error::no_memory(
+                    "5.11",
+                    format!("no room in the shared heap for 0x{n:X} bytes"),
+                )
             })?;
             let frames = if action.contains(AllocType::COMMIT) {
                 phys.alloc(pages as usize).ok_or_else(|| {
-                    Error::no_memory(format!("not enough free RAM to commit {pages} pages"))
+                    Error::no_memory(
+                        "5.11",
+                        format!("not enough free RAM to commit {pages} pages"),
+                    )
                 })?
             } else {
                 FrameRefs::new()
@@ -59,24 +68,28 @@ impl Thread {
             return Ok(base);
         }
         if !(SHARED_HEAP_BASE..SHARED_HEAP_END).contains(&a) || action != AllocType::COMMIT {
-            return Err(Error::invalid(format!(
-                "0x{a:08X}: an explicit address must lie in the shared heap and be committed only"
-            )));
+            return Err(Error::invalid(
+                "5.11",
+                format!(
+                    "0x{a:08X}: an explicit address must lie in the shared heap and be committed only"
+                ),
+            ));
         }
         let (first, pages) = page_span(a, n);
         if space.record_holding_pages(first, pages).is_none() {
-            return Err(Error::invalid(format!(
-                "0x{a:08X}+0x{n:X} is not inside one shared-heap reservation"
-            )));
+            return Err(Error::invalid(
+                "5.11",
+                format!("0x{a:08X}+0x{n:X} is not inside one shared-heap reservation"),
+            ));
         }
         let missing: Vec<u32> = AddressSpace::pages(first, pages)
             .filter(|&va| !space.table.get(va).is_committed())
             .collect();
         let frames = phys.alloc(missing.len()).ok_or_else(|| {
-            Error::no_memory(format!(
-                "not enough free RAM to commit {} pages",
-                missing.len()
-            ))
+            Error::no_memory(
+                "5.11",
+                format!("not enough free RAM to commit {} pages", missing.len()),
+            )
         })?;
         for (va, pfn) in missing.into_iter().zip(frames.install()) {
             space.table.set(va, Pte::committed(pfn, rw, false));

@@ -47,10 +47,7 @@ impl<'a> Spaces<'a> {
             }
         }
         if let Some(dead) = named.iter().find(|p| !p.is_alive()) {
-            return Err(Error::bad_handle(format!(
-                "process 0x{:X} has been terminated",
-                dead.pid().0
-            )));
+            return Err(Error::ended(dead.pid().0));
         }
         Ok(Self {
             locked,

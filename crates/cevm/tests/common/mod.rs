@@ -233,16 +233,46 @@ pub fn phys_of(w: &mut World, a: u32) -> u64 {
 /// Asserts that `r` failed with `code`, that the thread's last error is that code, and
 /// that the invariants hold.
 #[track_caller]
-pub fn assert_fails<T: std::fmt::Debug>(r: cevm::Result<T>, code: ErrorCode, w: &World) {
+pub fn assert_fails<T: std::fmt::Debug>(
+    r: cevm::Result<T>,
+    expected: impl Into<Expected>,
+    w: &World,
+) {
+    let Expected { code, step } = expected.into();
     match r {
         Ok(v) => panic!("expected {code:?}, got Ok({v:?})"),
         Err(e) => {
             assert_eq!(e.code, code, "{e}");
+            if let Some(step) = step {
+                assert_eq!(e.step, step, "the failure came from another check: {e}");
+            }
             assert!(!e.message.is_empty());
         }
     }
     assert_eq!(w.t.last_error(), code.code(), "last error");
     w.check();
+}
+
+/// What a failing call must report: its code and, when given, the semantics.md check that
+/// produced it (`(ErrorCode::InvalidParameter, "5.3.2")`).
+pub struct Expected {
+    pub code: ErrorCode,
+    pub step: Option<&'static str>,
+}
+
+impl From<ErrorCode> for Expected {
+    fn from(code: ErrorCode) -> Self {
+        Self { code, step: None }
+    }
+}
+
+impl From<(ErrorCode, &'static str)> for Expected {
+    fn from((code, step): (ErrorCode, &'static str)) -> Self {
+        Self {
+            code,
+            step: Some(step),
+        }
+    }
 }
 
 /// Asserts that `r` is an access violation at `address` (a write when `write`), and that
