@@ -532,6 +532,27 @@ fn run_check_and_shell_with_stdout_on_dev_full_end_quietly_with_a_failure() {
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
+#[cfg(target_os = "linux")]
+#[test]
+fn maps_and_bench_with_stdout_on_dev_full_end_quietly_with_a_failure() {
+    let dir = tmp();
+    let s = script(dir.path(), "one.rhai", "create_process(\"app.exe\");\n");
+    for args in [
+        vec!["maps".as_ref(), s.as_os_str()],
+        vec!["bench".as_ref(), "--quick".as_ref()],
+    ] {
+        let out = cevm_std()
+            .args(&args)
+            .stdout(dev_full())
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
 // 12. The trace of a run that never ends.
 
 #[test]

@@ -26,9 +26,9 @@ pub fn execute(args: BenchArgs) -> ExitCode {
         Scale::Full
     });
     if args.json {
-        println!("{}", to_json(&figures, args.quick));
+        crate::out::line(&to_json(&figures, args.quick));
     } else {
-        print!("{}", to_table(&figures));
+        crate::out::text(&to_table(&figures));
     }
     ExitCode::SUCCESS
 }

@@ -54,7 +54,7 @@ pub fn execute(args: MapsArgs) -> ExitCode {
         eprintln!("error: {e}");
         failed = true;
     }
-    print!("{}", render_all(&script.kernel()));
+    crate::out::text(&render_all(&script.kernel()));
     if let Some(path) = &args.html {
         let title = format!("cevm maps {}", args.script.display());
         let written = match script.take_steps() {
