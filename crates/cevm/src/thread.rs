@@ -298,6 +298,42 @@ impl Thread {
         Ok(proc)
     }
 
+    /// A call on the process `h` names: the handle checks of §2 (`need`, and `kernel_only`
+    /// for a call user mode may not make), then `body`; a failure becomes the last error.
+    /// The one shape of every call on a process handle.
+    pub(crate) fn on_process<T>(
+        &mut self,
+        h: Handle,
+        need: ProcessAccess,
+        kernel_only: Option<ErrorCode>,
+        body: impl FnOnce(&Self, &Arc<Process>) -> Result<T>,
+    ) -> Result<T> {
+        let r = self
+            .resolve(h, need, kernel_only)
+            .and_then(|p| body(self, &p));
+        self.track(r)
+    }
+
+    /// A call on the active process that needs no access right (VirtualAlloc,
+    /// VirtualFree, VirtualProtect, VirtualQuery …): see [`on_process`](Self::on_process).
+    pub(crate) fn on_active<T>(
+        &mut self,
+        body: impl FnOnce(&Self, &Arc<Process>) -> Result<T>,
+    ) -> Result<T> {
+        self.on_process(Handle::CURRENT_PROCESS, ProcessAccess::empty(), None, body)
+    }
+
+    /// A kernel-only call on the VM process V (LockPages, UnlockPages: §5.7).
+    pub(crate) fn on_vm<T>(
+        &mut self,
+        body: impl FnOnce(&Self, &Arc<Process>) -> Result<T>,
+    ) -> Result<T> {
+        let r = self
+            .vm_checked(ErrorCode::NotSupported)
+            .and_then(|vm| body(self, &vm));
+        self.track(r)
+    }
+
     /// The active process, as the non-Ex calls use it.
     pub(crate) fn active_checked(&self) -> Result<Arc<Process>> {
         self.resolve(Handle::CURRENT_PROCESS, ProcessAccess::empty(), None)

@@ -17,10 +17,7 @@ impl Thread {
     /// `VirtualAlloc`: reserves and/or commits in the active process. Returns the
     /// reservation base, or for a pure commit the page-aligned start.
     pub fn virtual_alloc(&mut self, a: u32, n: u32, t: AllocType, prot: Protection) -> Result<u32> {
-        let r = self
-            .active_checked()
-            .and_then(|p| self.alloc_in(&p, a, n, t, prot));
-        self.track(r)
+        self.on_active(|me, proc| me.alloc_in(proc, a, n, t, prot))
     }
 
     /// `VirtualAllocEx`: as [`virtual_alloc`](Self::virtual_alloc) in the process `h`
@@ -33,10 +30,9 @@ impl Thread {
         t: AllocType,
         prot: Protection,
     ) -> Result<u32> {
-        let r = self
-            .resolve(h, ProcessAccess::VM_OPERATION, None)
-            .and_then(|p| self.alloc_in(&p, a, n, t, prot));
-        self.track(r)
+        self.on_process(h, ProcessAccess::VM_OPERATION, None, |me, p| {
+            me.alloc_in(p, a, n, t, prot)
+        })
     }
 
     pub(crate) fn alloc_in(

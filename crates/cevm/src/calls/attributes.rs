@@ -20,14 +20,12 @@ impl Thread {
         new: PageAttributes,
         mask: PageAttributes,
     ) -> Result<PageAttributes> {
-        let r = self
-            .resolve(
-                Handle::CURRENT_PROCESS,
-                ProcessAccess::VM_OPERATION,
-                Some(ErrorCode::NotSupported),
-            )
-            .and_then(|p| self.set_attributes_in(&p, a, n, new, mask));
-        self.track(r)
+        self.on_process(
+            Handle::CURRENT_PROCESS,
+            ProcessAccess::VM_OPERATION,
+            Some(ErrorCode::NotSupported),
+            |me, proc| me.set_attributes_in(proc, a, n, new, mask),
+        )
     }
 
     /// `VirtualSetAttributesEx`: as
@@ -40,14 +38,12 @@ impl Thread {
         new: PageAttributes,
         mask: PageAttributes,
     ) -> Result<PageAttributes> {
-        let r = self
-            .resolve(
-                h,
-                ProcessAccess::VM_OPERATION,
-                Some(ErrorCode::NotSupported),
-            )
-            .and_then(|p| self.set_attributes_in(&p, a, n, new, mask));
-        self.track(r)
+        self.on_process(
+            h,
+            ProcessAccess::VM_OPERATION,
+            Some(ErrorCode::NotSupported),
+            |me, proc| me.set_attributes_in(proc, a, n, new, mask),
+        )
     }
 
     fn set_attributes_in(

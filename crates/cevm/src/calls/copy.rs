@@ -63,14 +63,12 @@ impl Thread {
     /// `VirtualCopy`: maps `n` bytes' pages from `src` to the reserved `dst` in the active
     /// process. With `PAGE_PHYSICAL`, `src` is a physical address shifted right by 8.
     pub fn virtual_copy(&mut self, dst: u32, src: u32, n: u32, prot: Protection) -> Result<()> {
-        let r = self
-            .resolve(
-                Handle::CURRENT_PROCESS,
-                ProcessAccess::VM_OPERATION,
-                Some(ErrorCode::NotSupported),
-            )
-            .and_then(|p| self.copy_in(&p, dst, &p.clone(), src, n, prot));
-        self.track(r)
+        self.on_process(
+            Handle::CURRENT_PROCESS,
+            ProcessAccess::VM_OPERATION,
+            Some(ErrorCode::NotSupported),
+            |me, proc| me.copy_in(proc, dst, proc, src, n, prot),
+        )
     }
 
     /// `VirtualCopyEx`: as [`virtual_copy`](Self::virtual_copy) from process `h_src`
@@ -84,21 +82,19 @@ impl Thread {
         n: u32,
         prot: Protection,
     ) -> Result<()> {
-        let r = self
-            .resolve(
-                h_dst,
-                ProcessAccess::VM_OPERATION,
-                Some(ErrorCode::NotSupported),
-            )
-            .and_then(|d| {
+        self.on_process(
+            h_dst,
+            ProcessAccess::VM_OPERATION,
+            Some(ErrorCode::NotSupported),
+            |me, d| {
                 let s = if h_src == Handle::NULL {
                     d.clone()
                 } else {
-                    self.resolve(h_src, ProcessAccess::VM_OPERATION, None)?
+                    me.resolve(h_src, ProcessAccess::VM_OPERATION, None)?
                 };
-                self.copy_in(&d, dst, &s, src, n, prot)
-            });
-        self.track(r)
+                me.copy_in(d, dst, &s, src, n, prot)
+            },
+        )
     }
 
     fn copy_in(

@@ -15,18 +15,14 @@ impl Thread {
     /// `VirtualFree`: releases a whole reservation (`MEM_RELEASE`, size 0, `a` its base)
     /// or decommits pages (`MEM_DECOMMIT`, positive size) of the active process.
     pub fn virtual_free(&mut self, a: u32, n: u32, t: AllocType) -> Result<()> {
-        let r = self
-            .active_checked()
-            .and_then(|p| self.free_in(&p, a, n, t));
-        self.track(r)
+        self.on_active(|me, proc| me.free_in(proc, a, n, t))
     }
 
     /// `VirtualFreeEx`: as [`virtual_free`](Self::virtual_free) in the process `h` names.
     pub fn virtual_free_ex(&mut self, h: Handle, a: u32, n: u32, t: AllocType) -> Result<()> {
-        let r = self
-            .resolve(h, ProcessAccess::VM_OPERATION, None)
-            .and_then(|p| self.free_in(&p, a, n, t));
-        self.track(r)
+        self.on_process(h, ProcessAccess::VM_OPERATION, None, |me, p| {
+            me.free_in(p, a, n, t)
+        })
     }
 
     pub(crate) fn free_in(&self, proc: &Arc<Process>, a: u32, n: u32, t: AllocType) -> Result<()> {

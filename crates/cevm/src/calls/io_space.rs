@@ -19,10 +19,7 @@ impl Thread {
     /// `MmUnmapIoSpace`: releases a mapping made by
     /// [`mm_map_io_space`](Self::mm_map_io_space).
     pub fn mm_unmap_io_space(&mut self, p: u32, _n: u32) -> Result<()> {
-        let r = self
-            .active_checked()
-            .and_then(|proc| self.free_in(&proc, p & !0xFFF, 0, AllocType::RELEASE));
-        self.track(r)
+        self.on_active(|me, proc| me.free_in(proc, p & !0xFFF, 0, AllocType::RELEASE))
     }
 
     fn map_io(&self, pa: u64, n: u32, cached: bool) -> Result<u32> {

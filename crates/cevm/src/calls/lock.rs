@@ -16,10 +16,7 @@ impl Thread {
     /// with `LOCKFLAG_WRITE`) and keeps it committed until unlocked. Returns one physical
     /// address per page.
     pub fn lock_pages(&mut self, a: u32, n: u32, flags: LockFlags) -> Result<Vec<u64>> {
-        let r = self
-            .vm_checked(ErrorCode::NotSupported)
-            .and_then(|p| self.lock_in(&p, a, n, flags));
-        self.track(r)
+        self.on_vm(|me, vm| me.lock_in(vm, a, n, flags))
     }
 
     /// `LockPagesEx`: as [`lock_pages`](Self::lock_pages) in the process `h` names.
@@ -30,35 +27,28 @@ impl Thread {
         n: u32,
         flags: LockFlags,
     ) -> Result<Vec<u64>> {
-        let r = self
-            .resolve(
-                h,
-                ProcessAccess::VM_OPERATION,
-                Some(ErrorCode::NotSupported),
-            )
-            .and_then(|p| self.lock_in(&p, a, n, flags));
-        self.track(r)
+        self.on_process(
+            h,
+            ProcessAccess::VM_OPERATION,
+            Some(ErrorCode::NotSupported),
+            |me, proc| me.lock_in(proc, a, n, flags),
+        )
     }
 
     /// `UnlockPages` in the VM process V (§5.7): removes the lock record with exactly this
     /// page-aligned start and page count.
     pub fn unlock_pages(&mut self, a: u32, n: u32) -> Result<()> {
-        let r = self
-            .vm_checked(ErrorCode::NotSupported)
-            .and_then(|p| self.unlock_in(&p, a, n));
-        self.track(r)
+        self.on_vm(|me, vm| me.unlock_in(vm, a, n))
     }
 
     /// `UnlockPagesEx`: as [`unlock_pages`](Self::unlock_pages) in the process `h` names.
     pub fn unlock_pages_ex(&mut self, h: Handle, a: u32, n: u32) -> Result<()> {
-        let r = self
-            .resolve(
-                h,
-                ProcessAccess::VM_OPERATION,
-                Some(ErrorCode::NotSupported),
-            )
-            .and_then(|p| self.unlock_in(&p, a, n));
-        self.track(r)
+        self.on_process(
+            h,
+            ProcessAccess::VM_OPERATION,
+            Some(ErrorCode::NotSupported),
+            |me, proc| me.unlock_in(proc, a, n),
+        )
     }
 
     fn check_lock_args(a: u32, n: u32) -> Result<()> {

@@ -24,10 +24,7 @@ impl Thread {
 
     /// `FreePhysMem`: releases what [`alloc_phys_mem`](Self::alloc_phys_mem) returned.
     pub fn free_phys_mem(&mut self, p: u32) -> Result<()> {
-        let r = self
-            .active_checked()
-            .and_then(|proc| self.free_in(&proc, p, 0, AllocType::RELEASE));
-        self.track(r)
+        self.on_active(|me, proc| me.free_in(proc, p, 0, AllocType::RELEASE))
     }
 
     fn alloc_phys(

@@ -14,43 +14,38 @@ impl Thread {
     /// `ReadProcessMemory`: copies `n` bytes at `a` of process `h` (needs
     /// `PROCESS_VM_READ`), touching the pages as a kernel-mode thread in it would.
     pub fn read_process_memory(&mut self, h: Handle, a: u32, n: u32) -> Result<Vec<u8>> {
-        let r = self.resolve(h, ProcessAccess::VM_READ, None).and_then(|p| {
-            self.check_remote(a, n, false)?;
+        self.on_process(h, ProcessAccess::VM_READ, None, |me, p| {
+            me.check_remote(a, n, false)?;
             // The buffer is made only once every page has been brought in, so a huge
             // size over memory that is not there fails before it costs any host memory.
-            let range = self
+            let range = me
                 .kernel
-                .host_range(&p, a, n as usize, AccessKind::Read, Mode::Kernel)
+                .host_range(p, a, n as usize, AccessKind::Read, Mode::Kernel)
                 .map_err(copy_fault)?;
             let mut buf = vec![0u8; n as usize];
             range.copy_to_slice(&mut buf);
             Ok(buf)
-        });
-        self.track(r)
+        })
     }
 
     /// `ReadProcessMemory` into a caller buffer (`buf.len()` bytes).
     pub fn read_process_memory_into(&mut self, h: Handle, a: u32, buf: &mut [u8]) -> Result<()> {
         let n = u32::try_from(buf.len()).unwrap_or(u32::MAX);
-        let r = self.resolve(h, ProcessAccess::VM_READ, None).and_then(|p| {
-            self.check_remote(a, n, false)?;
-            self.remote_read(&p, a, buf)
-        });
-        self.track(r)
+        self.on_process(h, ProcessAccess::VM_READ, None, |me, p| {
+            me.check_remote(a, n, false)?;
+            me.remote_read(p, a, buf)
+        })
     }
 
     /// `WriteProcessMemory`: copies `data` to `a` of process `h` (needs
     /// `PROCESS_VM_WRITE`); a read-only page fails the whole copy.
     pub fn write_process_memory(&mut self, h: Handle, a: u32, data: &[u8]) -> Result<usize> {
         let n = u32::try_from(data.len()).unwrap_or(u32::MAX);
-        let r = self
-            .resolve(h, ProcessAccess::VM_WRITE, None)
-            .and_then(|p| {
-                self.check_remote(a, n, true)?;
-                self.remote_write(&p, a, data)?;
-                Ok(data.len())
-            });
-        self.track(r)
+        self.on_process(h, ProcessAccess::VM_WRITE, None, |me, p| {
+            me.check_remote(a, n, true)?;
+            me.remote_write(p, a, data)?;
+            Ok(data.len())
+        })
     }
 
     fn check_remote(&self, a: u32, n: u32, write: bool) -> Result<()> {

@@ -13,10 +13,7 @@ impl Thread {
     /// `VirtualProtect`: gives every page of `(a, n)` in the active process the protection
     /// `new`; returns the old (read-back) protection of the first page.
     pub fn virtual_protect(&mut self, a: u32, n: u32, new: Protection) -> Result<Protection> {
-        let r = self
-            .active_checked()
-            .and_then(|p| self.protect_in(&p, a, n, new));
-        self.track(r)
+        self.on_active(|me, proc| me.protect_in(proc, a, n, new))
     }
 
     /// `VirtualProtectEx`: as [`virtual_protect`](Self::virtual_protect) in the process
@@ -28,10 +25,9 @@ impl Thread {
         n: u32,
         new: Protection,
     ) -> Result<Protection> {
-        let r = self
-            .resolve(h, ProcessAccess::VM_OPERATION, None)
-            .and_then(|p| self.protect_in(&p, a, n, new));
-        self.track(r)
+        self.on_process(h, ProcessAccess::VM_OPERATION, None, |me, p| {
+            me.protect_in(p, a, n, new)
+        })
     }
 
     fn protect_in(

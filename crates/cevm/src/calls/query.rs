@@ -32,18 +32,14 @@ pub struct MemoryInfo {
 impl Thread {
     /// `VirtualQuery` on the active process; `len` is the caller's buffer size.
     pub fn virtual_query(&mut self, a: u32, len: u32) -> Result<MemoryInfo> {
-        let r = self
-            .active_checked()
-            .and_then(|p| self.query_in(&p, a, len));
-        self.track(r)
+        self.on_active(|me, proc| me.query_in(proc, a, len))
     }
 
     /// `VirtualQueryEx`: needs only a valid handle.
     pub fn virtual_query_ex(&mut self, h: Handle, a: u32, len: u32) -> Result<MemoryInfo> {
-        let r = self
-            .resolve(h, ProcessAccess::empty(), None)
-            .and_then(|p| self.query_in(&p, a, len));
-        self.track(r)
+        self.on_process(h, ProcessAccess::empty(), None, |me, p| {
+            me.query_in(p, a, len)
+        })
     }
 
     fn query_in(&self, proc: &Arc<Process>, a: u32, len: u32) -> Result<MemoryInfo> {
