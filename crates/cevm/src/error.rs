@@ -47,6 +47,7 @@ impl ErrorCode {
 ///
 /// `step` names the check as the spec numbers it: `"5.3.2"` is §5.3's second check,
 /// `"5.8"` a check of an unnumbered section, `"2"` one of §2's handle and mode rules,
+/// `"3"` §3's user pointer rule where the call's section does not number it,
 /// `"host"` a refusal of the host program's request (boot, process creation) that no CE
 /// call makes. Two checks that give the same code are told apart by it, so a test (and
 /// the reference model) can see which one fired.
@@ -109,6 +110,13 @@ impl Error {
     /// A process that ended while the call ran (§2: its handle is no longer valid).
     pub fn ended(pid: u32) -> Self {
         Self::bad_handle("2", format!("process 0x{pid:X} has been terminated"))
+    }
+
+    /// The same error, produced by check `step` (a §2 handle rule that a call's own
+    /// section numbers as one of its steps, as §5.5 and §5.6 do).
+    pub fn at(mut self, step: &'static str) -> Self {
+        self.step = step;
+        self
     }
 
     /// The numeric Win32 code.

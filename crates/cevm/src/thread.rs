@@ -308,8 +308,22 @@ impl Thread {
         kernel_only: Option<ErrorCode>,
         body: impl FnOnce(&Self, &Arc<Process>) -> Result<T>,
     ) -> Result<T> {
+        self.on_process_at("2", h, need, kernel_only, body)
+    }
+
+    /// [`on_process`](Self::on_process) for a call whose section numbers its handle checks
+    /// as its own step `step` (VirtualCopy(Ex): "5.5.1").
+    pub(crate) fn on_process_at<T>(
+        &mut self,
+        step: &'static str,
+        h: Handle,
+        need: ProcessAccess,
+        kernel_only: Option<ErrorCode>,
+        body: impl FnOnce(&Self, &Arc<Process>) -> Result<T>,
+    ) -> Result<T> {
         let r = self
             .resolve(h, need, kernel_only)
+            .map_err(|e| e.at(step))
             .and_then(|p| body(self, &p));
         self.track(r)
     }

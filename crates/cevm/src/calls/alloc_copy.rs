@@ -45,11 +45,13 @@ impl Thread {
     ) -> Result<u32> {
         let k = &self.kernel;
         // 1. The source handle: valid, kernel mode, PROCESS_VM_OPERATION.
-        let src_proc = self.resolve(
-            h_src,
-            ProcessAccess::VM_OPERATION,
-            Some(ErrorCode::NotSupported),
-        )?;
+        let src_proc = self
+            .resolve(
+                h_src,
+                ProcessAccess::VM_OPERATION,
+                Some(ErrorCode::NotSupported),
+            )
+            .map_err(|e| e.at("5.6.1"))?;
         // 2. Size, source value and protection.
         if (n as i32) <= 0 {
             return Err(Error::non_positive("5.6.2", n));
@@ -69,7 +71,8 @@ impl Thread {
         let dst_proc = if h_dst == Handle::NULL {
             k.nk().clone()
         } else {
-            self.resolve(h_dst, ProcessAccess::VM_OPERATION, None)?
+            self.resolve(h_dst, ProcessAccess::VM_OPERATION, None)
+                .map_err(|e| e.at("5.6.3"))?
         };
         // 4. Offsets and the reservation size.
         let full: u64 = if physical {
@@ -121,7 +124,7 @@ impl Thread {
         // 8. Any failure from here on reports ERROR_NOT_ENOUGH_MEMORY.
         if !found {
             return Err(Error::no_memory(
-                "5.6.8",
+                "5.6.6",
                 format!("the source 0x{p:08X}+0x{n:X} cannot be brought in for this protection"),
             ));
         }

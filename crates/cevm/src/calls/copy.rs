@@ -63,7 +63,8 @@ impl Thread {
     /// `VirtualCopy`: maps `n` bytes' pages from `src` to the reserved `dst` in the active
     /// process. With `PAGE_PHYSICAL`, `src` is a physical address shifted right by 8.
     pub fn virtual_copy(&mut self, dst: u32, src: u32, n: u32, prot: Protection) -> Result<()> {
-        self.on_process(
+        self.on_process_at(
+            "5.5.1",
             Handle::CURRENT_PROCESS,
             ProcessAccess::VM_OPERATION,
             Some(ErrorCode::NotSupported),
@@ -82,7 +83,8 @@ impl Thread {
         n: u32,
         prot: Protection,
     ) -> Result<()> {
-        self.on_process(
+        self.on_process_at(
+            "5.5.1",
             h_dst,
             ProcessAccess::VM_OPERATION,
             Some(ErrorCode::NotSupported),
@@ -90,7 +92,8 @@ impl Thread {
                 let s = if h_src == Handle::NULL {
                     d.clone()
                 } else {
-                    me.resolve(h_src, ProcessAccess::VM_OPERATION, None)?
+                    me.resolve(h_src, ProcessAccess::VM_OPERATION, None)
+                        .map_err(|e| e.at("5.5.1"))?
                 };
                 me.copy_in(d, dst, &s, src, n, prot)
             },

@@ -35,10 +35,16 @@ impl Thread {
         flags: u32,
     ) -> Result<(u32, u64)> {
         let k = &self.kernel;
-        if self.is_user() || !self.active.is_kernel() {
+        if self.is_user() {
+            return Err(Error::invalid(
+                "2",
+                "AllocPhysMem is not available in user mode",
+            ));
+        }
+        if !self.active.is_kernel() {
             return Err(Error::invalid(
                 "5.8",
-                "AllocPhysMem is only available to the kernel process in kernel mode",
+                "AllocPhysMem is only available to the kernel process",
             ));
         }
         if (n as i32) <= 0 {

@@ -44,7 +44,7 @@ impl Thread {
         // protection of the shared heap or kernel memory.
         if self.is_user() && !user_write_ok(a, n) {
             return Err(Error::invalid(
-                "5.3.2",
+                "3",
                 format!("0x{a:08X}+0x{n:X} is not a valid user-mode range"),
             ));
         }
