@@ -604,8 +604,8 @@ fn user_mode_protect_is_held_to_the_user_pointer_rule() {
         w.t.virtual_alloc(0, 0x1000, AllocType::COMMIT, Protection::READWRITE)
             .unwrap();
     w.user(w.app);
-    // §5.3 lists no pointer check: this is §3's user pointer rule, which every user-mode
-    // call obeys (the range is also outside app.exe's records, but not outside NK.EXE's).
+    // kv is in the kernel's tables (§3) and inside NK.EXE's record, so §5.3 has nothing
+    // against it: only §3's user pointer rule, which every user-mode call obeys, rejects it.
     assert_fails(
         w.t.virtual_protect(kv, 0x1000, Protection::NOACCESS),
         (ErrorCode::InvalidParameter, "3"),
