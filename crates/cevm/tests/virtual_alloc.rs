@@ -681,6 +681,23 @@ fn user_mode_ranges_failing_the_write_pointer_rule_fail_with_87() {
     }
 }
 
+/// The §5.1 check that rejects VirtualAlloc(a, n, t) in app.exe for the hostile values
+/// below (user mode unless `kernel`): none of them is a valid range for a user, every
+/// a ≠ 0 is unaligned, in use or outside the reservable area, and nothing fits
+/// 0x7FFFFFFF bytes.
+fn hostile_alloc_step(kernel: bool, a: u32, n: u32, t: AllocType) -> &'static str {
+    if !kernel && a != 0 {
+        "5.1.1"
+    } else if (n as i32) <= 0 {
+        "5.1.3"
+    } else if a != 0 && !t.contains(RESERVE) {
+        // A kernel-mode pure commit of pages that are not one reserved run.
+        "5.1.6"
+    } else {
+        "5.1.5"
+    }
+}
+
 #[test]
 fn hostile_addresses_and_sizes_never_succeed_and_change_nothing() {
     let mut w = World::new();
@@ -695,7 +712,8 @@ fn hostile_addresses_and_sizes_never_succeed_and_change_nothing() {
                     } else {
                         ErrorCode::InvalidParameter
                     };
-                    assert_fails(w.t.virtual_alloc(a, n, t, RW), want, &w);
+                    let step = hostile_alloc_step(kernel, a, n, t);
+                    assert_fails(w.t.virtual_alloc(a, n, t, RW), (want, step), &w);
                 }
             }
         }
