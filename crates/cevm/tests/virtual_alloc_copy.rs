@@ -1278,7 +1278,9 @@ fn alloccopy_hostile_inputs_fail_cleanly() {
     let mut w = driver_with_buffer(0x1000);
     let before = w.snapshot();
     let (app, drv) = (h(w.app), h(w.drv));
-    let cases: [(Handle, u32, u32, Protection, (ErrorCode, &str)); 14] = [
+    // (hDst, p, n, prot, the code and the check that must give it)
+    type Case = (Handle, u32, u32, Protection, (ErrorCode, &'static str));
+    let cases: [Case; 14] = [
         (
             drv,
             0x10000,
