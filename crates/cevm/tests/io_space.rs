@@ -27,13 +27,13 @@ fn mmmapio_in_user_mode_is_50() {
     let before = w.snapshot();
     assert_fails(
         w.t.mm_map_io_space(DEV, 0x1000, false),
-        ErrorCode::NotSupported,
+        (ErrorCode::NotSupported, "2"),
         &w,
     );
     // Before the argument checks.
     assert_fails(
         w.t.mm_map_io_space(1 << 45, 0, false),
-        ErrorCode::NotSupported,
+        (ErrorCode::NotSupported, "2"),
         &w,
     );
     assert_eq!(w.snapshot(), before);
@@ -168,7 +168,8 @@ fn mmmapio_failures_return_nothing_and_change_nothing() {
         (1 << 40, 0x1000, ErrorCode::InvalidParameter),
         (u64::MAX, 0x1000, ErrorCode::InvalidParameter),
     ] {
-        assert_fails(w.t.mm_map_io_space(pa, n, false), code, &w);
+        // §5.9 has no numbered steps: every one of its checks is "5.9".
+        assert_fails(w.t.mm_map_io_space(pa, n, false), (code, "5.9"), &w);
         assert_eq!(w.snapshot(), before, "map 0x{pa:X}+0x{n:X}");
     }
     // No reservation was left behind and the cursor did not move.
@@ -188,7 +189,7 @@ fn mmunmap_releases_by_the_page_of_p_only() {
     for wrong in [p + 0x1000, 0x8401_0000, 0, 0xFFFF_FFFF] {
         assert_fails(
             w.t.mm_unmap_io_space(wrong, 0x1000),
-            ErrorCode::InvalidParameter,
+            (ErrorCode::InvalidParameter, "5.2.3"),
             &w,
         );
     }
@@ -199,7 +200,7 @@ fn mmunmap_releases_by_the_page_of_p_only() {
     assert_eq!(w.q4(0x8400_0000).0, AllocType::FREE);
     assert_fails(
         w.t.mm_unmap_io_space(p, 0x1000),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.2.3"),
         &w,
     );
 }

@@ -35,39 +35,39 @@ fn lock_and_unlock_in_user_mode_are_50() {
     let app = h(w.app);
     assert_fails(
         w.t.lock_pages(0x10000, 0x1000, LockFlags::empty()),
-        ErrorCode::NotSupported,
+        (ErrorCode::NotSupported, "2"),
         &w,
     );
     assert_fails(
         w.t.lock_pages_ex(app, 0x10000, 0x1000, LockFlags::READ),
-        ErrorCode::NotSupported,
+        (ErrorCode::NotSupported, "2"),
         &w,
     );
     assert_fails(
         w.t.unlock_pages(0x10000, 0x1000),
-        ErrorCode::NotSupported,
+        (ErrorCode::NotSupported, "2"),
         &w,
     );
     assert_fails(
         w.t.unlock_pages_ex(app, 0x10000, 0x1000),
-        ErrorCode::NotSupported,
+        (ErrorCode::NotSupported, "2"),
         &w,
     );
     // Kernel-only comes before the argument checks ...
     assert_fails(
         w.t.lock_pages(0, 0, LockFlags::from_bits_retain(0x80)),
-        ErrorCode::NotSupported,
+        (ErrorCode::NotSupported, "2"),
         &w,
     );
     // ... but after the handle is resolved.
     assert_fails(
         w.t.lock_pages_ex(Handle(0xDEAD_0000), 0x10000, 0x1000, LockFlags::READ),
-        ErrorCode::InvalidHandle,
+        (ErrorCode::InvalidHandle, "2"),
         &w,
     );
     assert_fails(
         w.t.unlock_pages_ex(Handle(0xDEAD_0000), 0x10000, 0x1000),
-        ErrorCode::InvalidHandle,
+        (ErrorCode::InvalidHandle, "2"),
         &w,
     );
     assert_eq!(w.snapshot(), before);
@@ -85,23 +85,23 @@ fn lock_ex_handle_checks_are_6_then_5() {
     let before = w.snapshot();
     assert_fails(
         w.t.lock_pages_ex(Handle(0xDEAD_0000), 0x10000, 0x1000, LockFlags::READ),
-        ErrorCode::InvalidHandle,
+        (ErrorCode::InvalidHandle, "2"),
         &w,
     );
     assert_fails(
         w.t.lock_pages_ex(weak, 0x10000, 0x1000, LockFlags::READ),
-        ErrorCode::AccessDenied,
+        (ErrorCode::AccessDenied, "2"),
         &w,
     );
     // The access mask is checked before the arguments.
     assert_fails(
         w.t.lock_pages_ex(weak, 0, 0, LockFlags::READ),
-        ErrorCode::AccessDenied,
+        (ErrorCode::AccessDenied, "2"),
         &w,
     );
     assert_fails(
         w.t.unlock_pages_ex(weak, 0x10000, 0x1000),
-        ErrorCode::AccessDenied,
+        (ErrorCode::AccessDenied, "2"),
         &w,
     );
     assert_eq!(w.snapshot(), before);
@@ -116,27 +116,31 @@ fn lock_argument_checks_are_87() {
     for (a, n) in [(0, 0x1000), (0x5000, 0x1000), (0xFFFF, 2), (0xFFFF, 1)] {
         assert_fails(
             w.t.lock_pages(a, n, LockFlags::READ),
-            ErrorCode::InvalidParameter,
+            (ErrorCode::InvalidParameter, "5.7.1"),
             &w,
         );
-        assert_fails(w.t.unlock_pages(a, n), ErrorCode::InvalidParameter, &w);
+        assert_fails(
+            w.t.unlock_pages(a, n),
+            (ErrorCode::InvalidParameter, "5.7.1"),
+            &w,
+        );
     }
     for n in [0, 0x8000_0000, 0xFFFF_FFFF] {
         assert_fails(
             w.t.lock_pages(0x10000, n, LockFlags::READ),
-            ErrorCode::InvalidParameter,
+            (ErrorCode::InvalidParameter, "5.7.1"),
             &w,
         );
         assert_fails(
             w.t.unlock_pages(0x10000, n),
-            ErrorCode::InvalidParameter,
+            (ErrorCode::InvalidParameter, "5.7.1"),
             &w,
         );
     }
     for flags in [0x8, 0x10, 0x1000, 0xFFFF_FFFF, 0x8 | 0x1] {
         assert_fails(
             w.t.lock_pages(0x10000, 0x1000, LockFlags::from_bits_retain(flags)),
-            ErrorCode::InvalidParameter,
+            (ErrorCode::InvalidParameter, "5.7.1"),
             &w,
         );
     }
@@ -223,10 +227,14 @@ fn lock_static_range_must_end_in_the_static_mapping() {
     ] {
         assert_fails(
             w.t.lock_pages(a, n, LockFlags::READ),
-            ErrorCode::InvalidParameter,
+            (ErrorCode::InvalidParameter, "5.7.2"),
             &w,
         );
-        assert_fails(w.t.unlock_pages(a, n), ErrorCode::InvalidParameter, &w);
+        assert_fails(
+            w.t.unlock_pages(a, n),
+            (ErrorCode::InvalidParameter, "5.7.2"),
+            &w,
+        );
     }
     assert_eq!(w.snapshot(), before);
 }
@@ -280,7 +288,11 @@ fn lock_brings_pages_in_and_a_failure_locks_nothing() {
         (0x21000, 0x2000, LockFlags::READ),    // auto-commit page, then free
         (0x11000, 0x1000, LockFlags::WRITE | Q), // QUERY_ONLY still brings it in
     ] {
-        assert_fails(w.t.lock_pages(a, n, flags), ErrorCode::NotEnoughMemory, &w);
+        assert_fails(
+            w.t.lock_pages(a, n, flags),
+            (ErrorCode::NotEnoughMemory, "5.7.3"),
+            &w,
+        );
         assert_eq!(w.snapshot(), before, "lock 0x{a:08X}+0x{n:X}");
     }
     // Nothing stayed locked: every page can be protected.
@@ -318,7 +330,7 @@ fn lock_consumes_a_guard_page_and_fails_with_8() {
     let frames = w.free_frames();
     assert_fails(
         w.t.lock_pages(0x10000, 0x2000, LockFlags::READ),
-        ErrorCode::NotEnoughMemory,
+        (ErrorCode::NotEnoughMemory, "5.7.3"),
         &w,
     );
     assert_eq!(w.free_frames(), frames);
@@ -328,7 +340,7 @@ fn lock_consumes_a_guard_page_and_fails_with_8() {
     w.check();
     assert_fails(
         w.t.virtual_protect(0x10000, 0x1000, RO),
-        ErrorCode::SharingViolation,
+        (ErrorCode::SharingViolation, "5.3.4"),
         &w,
     );
 }
@@ -346,7 +358,7 @@ fn lock_write_flag_needs_a_writable_page() {
     w.check();
     assert_fails(
         w.t.lock_pages(0x11000, 0x1000, LockFlags::WRITE),
-        ErrorCode::NotEnoughMemory,
+        (ErrorCode::NotEnoughMemory, "5.7.3"),
         &w,
     );
     w.t.lock_pages(0x11000, 0x1000, LockFlags::READ).unwrap();
@@ -366,29 +378,29 @@ fn locked_pages_block_decommit_87_protect_32_and_release_87() {
         // Decommit touching the locked page: 87.
         assert_fails(
             w.t.virtual_free(0x10000, 0x3000, AllocType::DECOMMIT),
-            ErrorCode::InvalidParameter,
+            (ErrorCode::InvalidParameter, "5.2.4"),
             &w,
         );
         assert_fails(
             w.t.virtual_free(0x11FFF, 1, AllocType::DECOMMIT),
-            ErrorCode::InvalidParameter,
+            (ErrorCode::InvalidParameter, "5.2.4"),
             &w,
         );
         // Protect: ERROR_SHARING_VIOLATION.
         assert_fails(
             w.t.virtual_protect(0x11000, 0x1000, RO),
-            ErrorCode::SharingViolation,
+            (ErrorCode::SharingViolation, "5.3.4"),
             &w,
         );
         assert_fails(
             w.t.virtual_protect_ex(app, 0x10000, 0x3000, RO),
-            ErrorCode::SharingViolation,
+            (ErrorCode::SharingViolation, "5.3.4"),
             &w,
         );
         // Release of the reservation holding it: [cevm] 87, nothing released.
         assert_fails(
             w.t.virtual_free(0x10000, 0, AllocType::RELEASE),
-            ErrorCode::InvalidParameter,
+            (ErrorCode::InvalidParameter, "5.2.3"),
             &w,
         );
         assert_eq!(w.snapshot(), before);
@@ -402,7 +414,7 @@ fn locked_pages_block_decommit_87_protect_32_and_release_87() {
     let before = w.snapshot();
     assert_fails(
         w.t.virtual_protect(0x11000, 0x2000, RO),
-        ErrorCode::SharingViolation,
+        (ErrorCode::SharingViolation, "5.3.4"),
         &w,
     );
     assert_eq!(w.snapshot(), before);
@@ -434,7 +446,11 @@ fn locks_nest_and_unlock_needs_the_exact_record() {
         (0x11000, 0x2000),
         (0x20000, 0x1000),
     ] {
-        assert_fails(w.t.unlock_pages(a, n), ErrorCode::InvalidParameter, &w);
+        assert_fails(
+            w.t.unlock_pages(a, n),
+            (ErrorCode::InvalidParameter, "5.7.6"),
+            &w,
+        );
     }
     assert_eq!(w.snapshot(), before);
     // The three-page record, named by another byte range with the same pages.
@@ -442,7 +458,7 @@ fn locks_nest_and_unlock_needs_the_exact_record() {
     w.check();
     assert_fails(
         w.t.unlock_pages(0x10000, 0x3000),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.7.6"),
         &w,
     );
     // Pages 1 and 2 are free of locks; page 0 is still locked twice.
@@ -450,7 +466,7 @@ fn locks_nest_and_unlock_needs_the_exact_record() {
     w.check();
     assert_fails(
         w.t.virtual_protect(0x10000, 0x1000, RO),
-        ErrorCode::SharingViolation,
+        (ErrorCode::SharingViolation, "5.3.4"),
         &w,
     );
     // Any byte range of the same page names a one-page record.
@@ -458,14 +474,14 @@ fn locks_nest_and_unlock_needs_the_exact_record() {
     w.check();
     assert_fails(
         w.t.virtual_protect(0x10000, 0x1000, RO),
-        ErrorCode::SharingViolation,
+        (ErrorCode::SharingViolation, "5.3.4"),
         &w,
     );
     w.t.unlock_pages(0x10000, 1).unwrap();
     w.check();
     assert_fails(
         w.t.unlock_pages(0x10000, 0x1000),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.7.6"),
         &w,
     );
     w.t.virtual_protect(0x10000, 0x1000, RO).unwrap();
@@ -485,7 +501,7 @@ fn query_only_fills_pfns_and_keeps_nothing_locked() {
     w.check();
     assert_fails(
         w.t.unlock_pages(0x10000, 0x2000),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.7.6"),
         &w,
     );
     w.t.virtual_protect(0x10000, 0x2000, RO).unwrap();
@@ -523,13 +539,13 @@ fn lock_pages_ex_locks_another_process_and_only_its_unlock_ex_removes_it() {
     // udevice.exe has no lock record at 0x10000 (nothing is even there).
     assert_fails(
         w.t.unlock_pages(0x10000, 0x1000),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.7.6"),
         &w,
     );
     w.user(w.app);
     assert_fails(
         w.t.virtual_free(0x10000, 0x1000, AllocType::DECOMMIT),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.2.4"),
         &w,
     );
     w.driver();
@@ -558,7 +574,7 @@ fn lock_in_the_shared_heap_and_kernel_memory_uses_the_kernel_tables() {
     assert_eq!(w.t.lock_pages(s, 0x1000, Q).unwrap(), pfns);
     assert_fails(
         w.t.virtual_free(s, 0, AllocType::RELEASE),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.2.3"),
         &w,
     );
     w.t.unlock_pages_ex(app, s, 0x1000).unwrap();
@@ -585,7 +601,7 @@ fn locks_die_with_their_process() {
     w.check();
     assert_fails(
         w.t.virtual_free(s, 0, AllocType::RELEASE),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.2.3"),
         &w,
     );
     assert_eq!(w.free_frames(), start - 3);
@@ -616,7 +632,13 @@ fn lock_and_unlock_hostile_inputs_fail_cleanly() {
         (0x8000_0000, 0x8000_0000, ErrorCode::InvalidParameter),
         (0x8000_0000, 0xFFFF_FFFF, ErrorCode::InvalidParameter),
     ] {
-        assert_fails(w.t.lock_pages(a, n, LockFlags::READ), code, &w);
+        // Only the two non-positive sizes fail step 1; the rest are brought in (step 3).
+        let step = if code == ErrorCode::NotEnoughMemory {
+            "5.7.3"
+        } else {
+            "5.7.1"
+        };
+        assert_fails(w.t.lock_pages(a, n, LockFlags::READ), (code, step), &w);
         assert_eq!(w.snapshot(), before, "lock 0x{a:08X}+0x{n:X}");
     }
     for (a, n) in [
@@ -624,7 +646,11 @@ fn lock_and_unlock_hostile_inputs_fail_cleanly() {
         (0x7000_0000, 0x1000),
         (0x10000, 0x7FFF_FFFF),
     ] {
-        assert_fails(w.t.unlock_pages(a, n), ErrorCode::InvalidParameter, &w);
+        assert_fails(
+            w.t.unlock_pages(a, n),
+            (ErrorCode::InvalidParameter, "5.7.6"),
+            &w,
+        );
     }
     assert_eq!(w.snapshot(), before);
     // A dead process's handle.
@@ -633,12 +659,12 @@ fn lock_and_unlock_hostile_inputs_fail_cleanly() {
     w.check();
     assert_fails(
         w.t.lock_pages_ex(h(victim), 0x10000, 0x1000, LockFlags::READ),
-        ErrorCode::InvalidHandle,
+        (ErrorCode::InvalidHandle, "2"),
         &w,
     );
     assert_fails(
         w.t.unlock_pages_ex(h(victim), 0x10000, 0x1000),
-        ErrorCode::InvalidHandle,
+        (ErrorCode::InvalidHandle, "2"),
         &w,
     );
 }
@@ -664,7 +690,7 @@ fn lock_range_crossing_into_the_shared_heap_brings_in_both_tables() {
     // The shared heap page is not there yet: the second page cannot be brought in.
     assert_fails(
         w.t.lock_pages_ex(app, 0x6FFF_F000, 0x2000, LockFlags::READ),
-        ErrorCode::NotEnoughMemory,
+        (ErrorCode::NotEnoughMemory, "5.7.3"),
         &w,
     );
     assert_eq!(w.snapshot(), before);
@@ -684,18 +710,18 @@ fn lock_range_crossing_into_the_shared_heap_brings_in_both_tables() {
     // Both pages are locked.
     assert_fails(
         w.t.virtual_protect_ex(app, 0x6FFF_F000, 0x1000, RO),
-        ErrorCode::SharingViolation,
+        (ErrorCode::SharingViolation, "5.3.4"),
         &w,
     );
     assert_fails(
         w.t.virtual_free(s, 0, AllocType::RELEASE),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.2.3"),
         &w,
     );
     // A range that is not the record's unlocks nothing.
     assert_fails(
         w.t.unlock_pages_ex(app, 0x6FFF_E000, 0x3000),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.7.6"),
         &w,
     );
     w.t.unlock_pages_ex(app, 0x6FFF_F000, 0x2000).unwrap();

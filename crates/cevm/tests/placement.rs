@@ -104,12 +104,12 @@ fn null_placement_with_no_room_fails_with_8_and_changes_nothing() {
     for n in [0x3FFF_0001, 0x4000_0000, 0x7FFF_FFFF] {
         assert_fails(
             w.t.virtual_alloc(0, n, RESERVE, NA),
-            ErrorCode::NotEnoughMemory,
+            (ErrorCode::NotEnoughMemory, "5.1.5"),
             &w,
         );
         assert_fails(
             w.t.virtual_alloc(0, n, COMMIT, RW),
-            ErrorCode::NotEnoughMemory,
+            (ErrorCode::NotEnoughMemory, "5.1.5"),
             &w,
         );
     }
@@ -123,7 +123,7 @@ fn null_placement_with_no_room_fails_with_8_and_changes_nothing() {
     assert_eq!(place(&mut w, 0x3FFF_0000), 0x10000);
     assert_fails(
         w.t.virtual_alloc(0, 1, RESERVE, NA),
-        ErrorCode::NotEnoughMemory,
+        (ErrorCode::NotEnoughMemory, "5.1.5"),
         &w,
     );
     release(&mut w, 0x10000);
@@ -142,13 +142,13 @@ fn a_run_must_fit_below_the_dll_area() {
     w.check();
     assert_fails(
         w.t.virtual_alloc(0, 0x3FFE_0001, RESERVE, NA),
-        ErrorCode::NotEnoughMemory,
+        (ErrorCode::NotEnoughMemory, "5.1.5"),
         &w,
     );
     assert_eq!(place(&mut w, 0x3FFE_0000), 0x10000);
     assert_fails(
         w.t.virtual_alloc(0, 1, RESERVE, NA),
-        ErrorCode::NotEnoughMemory,
+        (ErrorCode::NotEnoughMemory, "5.1.5"),
         &w,
     );
 }
@@ -210,13 +210,13 @@ fn kernel_placement_is_bounded_by_0xf0000000() {
     w.nk();
     assert_fails(
         w.t.virtual_alloc(0, 0x6C00_0001, RESERVE, NA),
-        ErrorCode::NotEnoughMemory,
+        (ErrorCode::NotEnoughMemory, "5.1.5"),
         &w,
     );
     assert_eq!(place(&mut w, 0x6C00_0000), 0x8400_0000);
     assert_fails(
         w.t.virtual_alloc(0, 1, RESERVE, NA),
-        ErrorCode::NotEnoughMemory,
+        (ErrorCode::NotEnoughMemory, "5.1.5"),
         &w,
     );
     release(&mut w, 0x8400_0000);
@@ -266,13 +266,13 @@ fn seeded_placement_wraps_to_0x10000_when_nothing_fits_above_the_cursor() {
     // The rest below c, exactly.
     assert_fails(
         w.t.virtual_alloc(0, c - 0x30000 + 1, RESERVE, NA),
-        ErrorCode::NotEnoughMemory,
+        (ErrorCode::NotEnoughMemory, "5.1.5"),
         &w,
     );
     assert_eq!(place(&mut w, c - 0x30000), 0x30000);
     assert_fails(
         w.t.virtual_alloc(0, 1, RESERVE, NA),
-        ErrorCode::NotEnoughMemory,
+        (ErrorCode::NotEnoughMemory, "5.1.5"),
         &w,
     );
     // Releasing below the cursor moves it down again.
@@ -297,7 +297,7 @@ fn the_user_pointer_rule_uses_the_write_bound_for_alloc_and_the_read_bound_for_q
     // the user allocation ceiling): 87, though kernel mode reserved it.
     assert_fails(
         w.t.virtual_alloc(0x6FFF_F000, 0x1000, COMMIT, RW),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.1.1"),
         &w,
     );
     assert_eq!(
@@ -308,12 +308,12 @@ fn the_user_pointer_rule_uses_the_write_bound_for_alloc_and_the_read_bound_for_q
     assert_eq!(q(&mut w, 0x7FEF_FFFB).state, AllocType::FREE);
     assert_fails(
         w.t.virtual_query(0x7FEF_FFFC, 28),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.4.2"),
         &w,
     );
     assert_fails(
         w.t.virtual_query(0xFFFF, 28),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.4.2"),
         &w,
     );
 }
@@ -326,13 +326,13 @@ fn the_user_pointer_rule_rejects_addresses_below_0x10000_and_negative_sizes() {
     for (a, n) in [(0x1000, 0x1000), (0xF000, 0x1000), (0xFFFF, 1)] {
         assert_fails(
             w.t.virtual_alloc(a, n, COMMIT, RW),
-            ErrorCode::InvalidParameter,
+            (ErrorCode::InvalidParameter, "5.1.1"),
             &w,
         );
     }
     assert_fails(
         w.t.virtual_alloc(0x10000, 0x8000_0000, RESERVE, NA),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.1.1"),
         &w,
     );
     w.kmode(w.app);

@@ -88,7 +88,7 @@ fn rpm_negative_size_is_87() {
         for n in [0x8000_0000, 0xFFFF_FFFF] {
             assert_fails(
                 w.t.read_process_memory(app, 0x10000, n),
-                ErrorCode::InvalidParameter,
+                (ErrorCode::InvalidParameter, "5.12"),
                 &w,
             );
         }
@@ -112,33 +112,33 @@ fn rpm_and_wpm_need_vm_read_and_vm_write() {
     );
     assert_fails(
         w.t.write_process_memory(read_only, 0x10000, b"x"),
-        ErrorCode::AccessDenied,
+        (ErrorCode::AccessDenied, "2"),
         &w,
     );
     assert_fails(
         w.t.read_process_memory(write_only, 0x10000, 4),
-        ErrorCode::AccessDenied,
+        (ErrorCode::AccessDenied, "2"),
         &w,
     );
     assert_fails(
         w.t.read_process_memory(op_only, 0x10000, 4),
-        ErrorCode::AccessDenied,
+        (ErrorCode::AccessDenied, "2"),
         &w,
     );
     assert_fails(
         w.t.write_process_memory(op_only, 0x10000, b"x"),
-        ErrorCode::AccessDenied,
+        (ErrorCode::AccessDenied, "2"),
         &w,
     );
     // The access check comes before the size and pointer checks.
     assert_fails(
         w.t.read_process_memory(write_only, 0x10000, 0x8000_0000),
-        ErrorCode::AccessDenied,
+        (ErrorCode::AccessDenied, "2"),
         &w,
     );
     assert_fails(
         w.t.write_process_memory(read_only, 0x8000_0000, b"x"),
-        ErrorCode::AccessDenied,
+        (ErrorCode::AccessDenied, "2"),
         &w,
     );
     assert_eq!(w.snapshot(), before);
@@ -162,22 +162,22 @@ fn rpm_and_wpm_invalid_or_closed_handles_are_6() {
     for bad in [opened, Handle(0xDEAD_0000), Handle::NULL, Handle(0x41)] {
         assert_fails(
             w.t.read_process_memory(bad, 0x10000, 4),
-            ErrorCode::InvalidHandle,
+            (ErrorCode::InvalidHandle, "2"),
             &w,
         );
         assert_fails(
             w.t.read_process_memory(bad, 0x10000, 0x8000_0000),
-            ErrorCode::InvalidHandle,
+            (ErrorCode::InvalidHandle, "2"),
             &w,
         );
         assert_fails(
             w.t.write_process_memory(bad, 0x10000, b"x"),
-            ErrorCode::InvalidHandle,
+            (ErrorCode::InvalidHandle, "2"),
             &w,
         );
         assert_fails(
             w.t.write_process_memory(bad, 0x10000, &[]),
-            ErrorCode::InvalidHandle,
+            (ErrorCode::InvalidHandle, "2"),
             &w,
         );
     }
@@ -217,7 +217,7 @@ fn rpm_and_wpm_in_user_mode_follow_the_user_pointer_rule() {
     ] {
         assert_fails(
             w.t.read_process_memory(app, a, n),
-            ErrorCode::InvalidParameter,
+            (ErrorCode::InvalidParameter, "5.12"),
             &w,
         );
     }
@@ -237,7 +237,7 @@ fn rpm_and_wpm_in_user_mode_follow_the_user_pointer_rule() {
     ] {
         assert_fails(
             w.t.write_process_memory(app, a, data),
-            ErrorCode::InvalidParameter,
+            (ErrorCode::InvalidParameter, "5.12"),
             &w,
         );
     }
@@ -280,12 +280,12 @@ fn rpm_and_wpm_in_kernel_mode_touch_as_a_kernel_thread_in_the_target() {
     for (a, n) in [(0xFFFF_F000, 0x1000), (0xF000_0000, 4), (0xFFFF_FFFF, 2)] {
         assert_fails(
             w.t.read_process_memory(app, a, n),
-            ErrorCode::InvalidParameter,
+            (ErrorCode::InvalidParameter, "5.12"),
             &w,
         );
         assert_fails(
             w.t.write_process_memory(app, a, &vec![1u8; n as usize]),
-            ErrorCode::InvalidParameter,
+            (ErrorCode::InvalidParameter, "5.12"),
             &w,
         );
     }
@@ -313,25 +313,25 @@ fn rpm_and_wpm_are_all_or_nothing() {
     let mut buf = vec![0xEEu8; 0x2000];
     assert_fails(
         w.t.read_process_memory_into(app, 0x11000, &mut buf),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.12"),
         &w,
     );
     assert!(buf.iter().all(|&b| b == 0xEE));
     assert_fails(
         w.t.read_process_memory(app, 0x10000, 0x3000),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.12"),
         &w,
     );
     // Writing across the read-only page (even in kernel mode) or into the reserved one:
     // the writable page before it is left as it was.
     assert_fails(
         w.t.write_process_memory(app, 0x10FF0, &[0u8; 0x20]),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.12"),
         &w,
     );
     assert_fails(
         w.t.write_process_memory(app, 0x11000, &[0u8; 4]),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.12"),
         &w,
     );
     assert_eq!(w.snapshot(), before);
@@ -357,7 +357,7 @@ fn rpm_and_wpm_consume_a_guard_page_and_fail() {
     let frames = w.free_frames();
     assert_fails(
         w.t.read_process_memory(app, 0x10FF0, 0x20),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.12"),
         &w,
     );
     assert_eq!(w.q_in(w.app, 0x11000).protect, RW, "the guard was consumed");
@@ -372,7 +372,7 @@ fn rpm_and_wpm_consume_a_guard_page_and_fail() {
     w.user(w.drv);
     assert_fails(
         w.t.write_process_memory(app, 0x10FFF, b"ab"),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.12"),
         &w,
     );
     assert_eq!(w.q_in(w.app, 0x10000).protect, RW);
@@ -422,13 +422,13 @@ fn rpm_and_wpm_hostile_inputs_fail_cleanly() {
     ] {
         assert_fails(
             w.t.read_process_memory(app, a, n),
-            ErrorCode::InvalidParameter,
+            (ErrorCode::InvalidParameter, "5.12"),
             &w,
         );
     }
     assert_fails(
         w.t.write_process_memory(app, 0xFFFF_F000, &[0u8; 0x2000]),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.12"),
         &w,
     );
     assert_eq!(w.snapshot(), before);
@@ -437,12 +437,12 @@ fn rpm_and_wpm_hostile_inputs_fail_cleanly() {
     w.check();
     assert_fails(
         w.t.read_process_memory(h(victim), 0x10000, 4),
-        ErrorCode::InvalidHandle,
+        (ErrorCode::InvalidHandle, "2"),
         &w,
     );
     assert_fails(
         w.t.write_process_memory(h(victim), 0x10000, b"x"),
-        ErrorCode::InvalidHandle,
+        (ErrorCode::InvalidHandle, "2"),
         &w,
     );
 }
@@ -458,7 +458,7 @@ fn rpm_success_leaves_the_last_error_alone() {
     assert_eq!(w.t.last_error(), 4321);
     assert_fails(
         w.t.read_process_memory(app, 0x20000, 4),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.12"),
         &w,
     );
     w.t.read_process_memory(app, 0x10000, 4).unwrap();

@@ -30,28 +30,32 @@ fn open_process_returns_a_new_handle_with_exactly_the_requested_access() {
     assert_eq!(w.t.read_process_memory(read, 0x10000, 4).unwrap(), [0; 4]);
     assert_fails(
         w.t.read_process_memory(none, 0x10000, 4),
-        ErrorCode::AccessDenied,
+        (ErrorCode::AccessDenied, "2"),
         &w,
     );
     for hnd in [read, none] {
         assert_fails(
             w.t.virtual_alloc_ex(hnd, 0, 0x1000, AllocType::COMMIT, RW),
-            ErrorCode::AccessDenied,
+            (ErrorCode::AccessDenied, "2"),
             &w,
         );
         assert_fails(
             w.t.write_process_memory(hnd, 0x10000, b"x"),
-            ErrorCode::AccessDenied,
+            (ErrorCode::AccessDenied, "2"),
             &w,
         );
-        assert_fails(w.t.terminate_process(hnd, 0), ErrorCode::AccessDenied, &w);
+        assert_fails(
+            w.t.terminate_process(hnd, 0),
+            (ErrorCode::AccessDenied, "2"),
+            &w,
+        );
     }
     assert_eq!(w.snapshot(), before);
     // Access rights are not inherited between handles of the same process.
     let term = w.open(ProcessAccess::TERMINATE, w.app);
     assert_fails(
         w.t.read_process_memory(term, 0x10000, 4),
-        ErrorCode::AccessDenied,
+        (ErrorCode::AccessDenied, "2"),
         &w,
     );
     w.t.terminate_process(term, 0).unwrap();
@@ -80,45 +84,49 @@ fn every_call_that_changes_memory_needs_vm_operation() {
     let denied = ErrorCode::AccessDenied;
     assert_fails(
         w.t.virtual_alloc_ex(weak, 0, 0x1000, AllocType::COMMIT, RW),
-        denied,
+        (denied, "2"),
         &w,
     );
     assert_fails(
         w.t.virtual_free_ex(weak, 0x10000, 0, AllocType::RELEASE),
-        denied,
+        (denied, "2"),
         &w,
     );
     assert_fails(
         w.t.virtual_free_ex(weak, 0x10000, 0x1000, AllocType::DECOMMIT),
-        denied,
+        (denied, "2"),
         &w,
     );
     assert_fails(
         w.t.virtual_protect_ex(weak, 0x10000, 0x1000, Protection::READONLY),
-        denied,
+        (denied, "2"),
         &w,
     );
     assert_fails(
         w.t.virtual_copy_ex(drv, 0x10000, weak, 0x10000, 0x1000, RW),
-        denied,
+        (denied, "5.5.1"),
         &w,
     );
     assert_fails(
         w.t.virtual_copy_ex(weak, 0x10000, drv, 0x10000, 0x1000, RW),
-        denied,
+        (denied, "5.5.1"),
         &w,
     );
     assert_fails(
         w.t.virtual_alloc_copy_ex(weak, drv, 0x10000, 0x1000, RW),
-        denied,
+        (denied, "5.6.1"),
         &w,
     );
     assert_fails(
         w.t.lock_pages_ex(weak, 0x10000, 0x1000, LockFlags::READ),
-        denied,
+        (denied, "2"),
         &w,
     );
-    assert_fails(w.t.unlock_pages_ex(weak, 0x10000, 0x1000), denied, &w);
+    assert_fails(
+        w.t.unlock_pages_ex(weak, 0x10000, 0x1000),
+        (denied, "2"),
+        &w,
+    );
     assert_fails(
         w.t.virtual_set_attributes_ex(
             weak,
@@ -127,7 +135,7 @@ fn every_call_that_changes_memory_needs_vm_operation() {
             PageAttributes::WRITE_THROUGH,
             PageAttributes::WRITE_THROUGH,
         ),
-        denied,
+        (denied, "2"),
         &w,
     );
     assert_eq!(w.snapshot(), before);
@@ -183,18 +191,18 @@ fn close_handle_closes_only_that_handle() {
     w.check();
     assert_fails(
         w.t.virtual_query_ex(a, 0x10000, 28),
-        ErrorCode::InvalidHandle,
+        (ErrorCode::InvalidHandle, "2"),
         &w,
     );
     assert_fails(
         w.t.virtual_alloc_ex(a, 0, 0x1000, AllocType::COMMIT, RW),
-        ErrorCode::InvalidHandle,
+        (ErrorCode::InvalidHandle, "2"),
         &w,
     );
-    assert_fails(w.t.close_handle(a), ErrorCode::InvalidHandle, &w);
+    assert_fails(w.t.close_handle(a), (ErrorCode::InvalidHandle, "2"), &w);
     assert_fails(
         w.t.close_handle(Handle(0xDEAD_0000)),
-        ErrorCode::InvalidHandle,
+        (ErrorCode::InvalidHandle, "2"),
         &w,
     );
     // The other handle and the process id still work; the process lives on.
@@ -273,23 +281,26 @@ fn terminate_process_releases_the_whole_address_space() {
     for dead in [app, opened] {
         assert_fails(
             w.t.virtual_query_ex(dead, 0x10000, 28),
-            ErrorCode::InvalidHandle,
+            (ErrorCode::InvalidHandle, "2"),
             &w,
         );
-        assert_fails(w.t.terminate_process(dead, 0), ErrorCode::InvalidHandle, &w);
+        assert_fails(
+            w.t.terminate_process(dead, 0),
+            (ErrorCode::InvalidHandle, "2"),
+            &w,
+        );
     }
     // OpenProcess of an id no live process has: semantics.md does not give the code;
     // cevm reports Win32's ERROR_INVALID_PARAMETER, as OpenProcess does.
     assert_fails(
         w.t.open_process(ProcessAccess::ALL_ACCESS, false, w.app)
             .map(|_| ()),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "2"),
         &w,
     );
-    assert_eq!(
-        w.t.enter(w.app, Mode::User, None).unwrap_err().code,
-        ErrorCode::InvalidHandle
-    );
+    // Entering a context is the host program's request, not a CE call.
+    let e = w.t.enter(w.app, Mode::User, None).unwrap_err();
+    assert_eq!((e.code, e.step), (ErrorCode::InvalidHandle, "host"));
     // udevice.exe is unaffected.
     assert_eq!(
         w.t.virtual_alloc(0, 0x1000, AllocType::COMMIT, RW).unwrap(),
@@ -307,10 +318,14 @@ fn terminate_process_needs_process_terminate() {
         w.app,
     );
     let before = w.snapshot();
-    assert_fails(w.t.terminate_process(weak, 0), ErrorCode::AccessDenied, &w);
+    assert_fails(
+        w.t.terminate_process(weak, 0),
+        (ErrorCode::AccessDenied, "2"),
+        &w,
+    );
     assert_fails(
         w.t.terminate_process(Handle(0xDEAD_0000), 0),
-        ErrorCode::InvalidHandle,
+        (ErrorCode::InvalidHandle, "2"),
         &w,
     );
     assert_eq!(w.snapshot(), before);
@@ -366,13 +381,17 @@ fn a_process_can_terminate_itself_through_the_pseudo_handle() {
     // The thread is still "in" the dead process: calls fail, touches fault.
     assert_fails(
         w.t.virtual_alloc(0, 0x1000, AllocType::COMMIT, RW),
-        ErrorCode::InvalidHandle,
+        (ErrorCode::InvalidHandle, "2"),
         &w,
     );
-    assert_fails(w.t.virtual_query(0x10000, 28), ErrorCode::InvalidHandle, &w);
+    assert_fails(
+        w.t.virtual_query(0x10000, 28),
+        (ErrorCode::InvalidHandle, "2"),
+        &w,
+    );
     assert_fails(
         w.t.terminate_process(Handle::CURRENT_PROCESS, 0),
-        ErrorCode::InvalidHandle,
+        (ErrorCode::InvalidHandle, "2"),
         &w,
     );
     assert!(w.t.read_u8(0x10000).is_err());
@@ -419,12 +438,12 @@ fn the_last_error_is_set_only_on_failure() {
     w.t.virtual_free_ex(hnd, b, 0, AllocType::RELEASE).unwrap();
     w.t.close_handle(hnd).unwrap();
     assert_eq!(w.t.last_error(), 99);
-    assert_fails(w.t.close_handle(hnd), ErrorCode::InvalidHandle, &w);
+    assert_fails(w.t.close_handle(hnd), (ErrorCode::InvalidHandle, "2"), &w);
     w.t.virtual_alloc(0, 0x1000, AllocType::COMMIT, RW).unwrap();
     assert_eq!(w.t.last_error(), 6);
     assert_fails(
         w.t.virtual_alloc(0, 0, AllocType::COMMIT, RW),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.1.3"),
         &w,
     );
     assert_eq!(w.t.last_error(), 87);

@@ -60,19 +60,19 @@ fn setattr_in_user_mode_is_50() {
     let before = w.snapshot();
     assert_fails(
         w.t.virtual_set_attributes(0x10000, 0x1000, WT, WT),
-        ErrorCode::NotSupported,
+        (ErrorCode::NotSupported, "2"),
         &w,
     );
     let app = h(w.app);
     assert_fails(
         w.t.virtual_set_attributes_ex(app, 0x10000, 0x1000, WT, WT),
-        ErrorCode::NotSupported,
+        (ErrorCode::NotSupported, "2"),
         &w,
     );
     // The handle is resolved first.
     assert_fails(
         w.t.virtual_set_attributes_ex(Handle(0xDEAD_0000), 0x10000, 0x1000, WT, WT),
-        ErrorCode::InvalidHandle,
+        (ErrorCode::InvalidHandle, "2"),
         &w,
     );
     assert_eq!(w.snapshot(), before);
@@ -89,7 +89,7 @@ fn setattr_ex_on_a_dead_process_is_6() {
     for dead in [h(victim), opened] {
         assert_fails(
             w.t.virtual_set_attributes_ex(dead, 0x10000, 0x1000, WT, WT),
-            ErrorCode::InvalidHandle,
+            (ErrorCode::InvalidHandle, "2"),
             &w,
         );
     }
@@ -104,12 +104,12 @@ fn setattr_ex_handle_without_vm_operation_is_5() {
     let before = w.snapshot();
     assert_fails(
         w.t.virtual_set_attributes_ex(weak, 0x10000, 0x1000, WT, WT),
-        ErrorCode::AccessDenied,
+        (ErrorCode::AccessDenied, "2"),
         &w,
     );
     assert_fails(
         w.t.virtual_set_attributes_ex(weak, 0x10000, 0, WT, WT),
-        ErrorCode::AccessDenied,
+        (ErrorCode::AccessDenied, "2"),
         &w,
     );
     assert_eq!(w.snapshot(), before);
@@ -123,12 +123,12 @@ fn setattr_non_positive_size_is_87() {
     for n in [0, 0x8000_0000, 0xFFFF_FFFF] {
         assert_fails(
             w.t.virtual_set_attributes(0x10000, n, WT, WT),
-            ErrorCode::InvalidParameter,
+            (ErrorCode::InvalidParameter, "5.10"),
             &w,
         );
         assert_fails(
             w.t.virtual_set_attributes(0x10000, n, NONE, NONE),
-            ErrorCode::InvalidParameter,
+            (ErrorCode::InvalidParameter, "5.10"),
             &w,
         );
     }
@@ -163,7 +163,7 @@ fn setattr_needs_committed_pages_of_one_reservation() {
         for (new, mask) in [(WT, WT), (NONE, NONE)] {
             assert_fails(
                 w.t.virtual_set_attributes(a, n, new, mask),
-                ErrorCode::InvalidParameter,
+                (ErrorCode::InvalidParameter, "5.10"),
                 &w,
             );
         }

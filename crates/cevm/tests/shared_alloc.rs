@@ -15,13 +15,13 @@ fn sharedalloc_in_user_mode_is_5() {
         w.t.enter(pid, Mode::User, None).unwrap();
         assert_fails(
             w.t.ce_virtual_shared_alloc(0, 0x1000, RC),
-            ErrorCode::AccessDenied,
+            (ErrorCode::AccessDenied, "2"),
             &w,
         );
         // Before any argument check.
         assert_fails(
             w.t.ce_virtual_shared_alloc(0x10000, 0, AllocType::empty()),
-            ErrorCode::AccessDenied,
+            (ErrorCode::AccessDenied, "2"),
             &w,
         );
     }
@@ -46,7 +46,7 @@ fn sharedalloc_action_must_be_reserve_commit_or_both() {
     ] {
         assert_fails(
             w.t.ce_virtual_shared_alloc(0, 0x1000, action),
-            ErrorCode::InvalidParameter,
+            (ErrorCode::InvalidParameter, "5.11"),
             &w,
         );
     }
@@ -62,7 +62,7 @@ fn sharedalloc_non_positive_size_is_87() {
         for (a, action) in [(0, RC), (0, RESERVE), (0x7000_0000, COMMIT)] {
             assert_fails(
                 w.t.ce_virtual_shared_alloc(a, n, action),
-                ErrorCode::InvalidParameter,
+                (ErrorCode::InvalidParameter, "5.11"),
                 &w,
             );
         }
@@ -202,7 +202,7 @@ fn sharedalloc_explicit_address_must_be_a_commit_inside_the_shared_heap() {
     ] {
         assert_fails(
             w.t.ce_virtual_shared_alloc(a, n, action),
-            ErrorCode::InvalidParameter,
+            (ErrorCode::InvalidParameter, "5.11"),
             &w,
         );
         assert_eq!(w.snapshot(), before, "0x{a:08X}+0x{n:X}");
@@ -217,18 +217,18 @@ fn sharedalloc_without_frames_or_room_is_8_and_changes_nothing() {
     // The heap holds 0x0FF00000 bytes.
     assert_fails(
         w.t.ce_virtual_shared_alloc(0, 0x0FF0_0001, RESERVE),
-        ErrorCode::NotEnoughMemory,
+        (ErrorCode::NotEnoughMemory, "5.11"),
         &w,
     );
     assert_fails(
         w.t.ce_virtual_shared_alloc(0, 0x7FFF_FFFF, RESERVE),
-        ErrorCode::NotEnoughMemory,
+        (ErrorCode::NotEnoughMemory, "5.11"),
         &w,
     );
     w.kernel.phys().fail_nth_allocation(Some(1));
     assert_fails(
         w.t.ce_virtual_shared_alloc(0, 0x1000, RC),
-        ErrorCode::NotEnoughMemory,
+        (ErrorCode::NotEnoughMemory, "5.11"),
         &w,
     );
     assert_eq!(w.snapshot(), before);
@@ -242,7 +242,7 @@ fn sharedalloc_without_frames_or_room_is_8_and_changes_nothing() {
     w.kernel.phys().fail_nth_allocation(Some(1));
     assert_fails(
         w.t.ce_virtual_shared_alloc(0x7000_0000, 0x1000, COMMIT),
-        ErrorCode::NotEnoughMemory,
+        (ErrorCode::NotEnoughMemory, "5.11"),
         &w,
     );
     assert_eq!(w.snapshot(), after_reserve);
@@ -266,7 +266,7 @@ fn sharedalloc_is_released_by_the_kernel_not_by_user_mode() {
     let before = w.snapshot();
     assert_fails(
         w.t.virtual_free(s, 0, AllocType::RELEASE),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.2.2"),
         &w,
     );
     assert_eq!(w.snapshot(), before);

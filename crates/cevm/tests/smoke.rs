@@ -12,7 +12,7 @@ fn world_boots_and_a_user_commit_lands_at_0x10000() {
     w.check();
     assert_fails(
         w.t.virtual_alloc(0, 0, COMMIT, RW),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.1.3"),
         &w,
     );
 }

@@ -100,22 +100,22 @@ fn commit_past_the_requested_size_fails_in_user_mode() {
     let frames = w.free_frames();
     assert_fails(
         w.t.virtual_alloc(b, 0x1000, COMMIT, RW),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.1.2"),
         &w,
     );
     assert_fails(
         w.t.virtual_alloc(b, 101, COMMIT, RW),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.1.2"),
         &w,
     );
     assert_fails(
         w.t.virtual_alloc(b + 100, 1, COMMIT, RW),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.1.2"),
         &w,
     );
     assert_fails(
         w.t.virtual_alloc(b + 99, 2, COMMIT, RW),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.1.2"),
         &w,
     );
     assert_eq!(w.free_frames(), frames, "failed commits take no frames");
@@ -142,12 +142,12 @@ fn kernel_mode_commit_ignores_the_requested_size_but_stays_inside_the_reservatio
     // The page after the record's pages is not reserved: 87 and nothing changes.
     assert_fails(
         w.t.virtual_alloc(b, 0x1001, COMMIT, RW),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.1.6"),
         &w,
     );
     assert_fails(
         w.t.virtual_alloc(b + 0x1000, 1, COMMIT, RW),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.1.6"),
         &w,
     );
     assert_eq!(w.free_frames(), frames - 1);
@@ -213,7 +213,10 @@ fn commit_of_pages_outside_any_reservation_fails_in_both_modes() {
         let frames = w.free_frames();
         assert_fails(
             w.t.virtual_alloc(0x50000, 0x1000, COMMIT, RW),
-            ErrorCode::InvalidParameter,
+            (
+                ErrorCode::InvalidParameter,
+                if kernel { "5.1.6" } else { "5.1.2" },
+            ),
             &w,
         );
         assert_eq!(w.free_frames(), frames);
@@ -233,7 +236,10 @@ fn commit_across_two_reservations_fails_and_commits_nothing() {
         w.enter_app(kernel);
         assert_fails(
             w.t.virtual_alloc(0x1F000, 0x2000, COMMIT, RW),
-            ErrorCode::InvalidParameter,
+            (
+                ErrorCode::InvalidParameter,
+                if kernel { "5.1.6" } else { "5.1.2" },
+            ),
             &w,
         );
         assert_eq!(w.free_frames(), frames);
@@ -251,7 +257,7 @@ fn commit_without_enough_free_frames_fails_with_8_and_changes_nothing() {
     w.check();
     assert_fails(
         w.t.virtual_alloc(b, (f + 1) * 0x1000, COMMIT, RW),
-        ErrorCode::NotEnoughMemory,
+        (ErrorCode::NotEnoughMemory, "5.1.6"),
         &w,
     );
     assert_eq!(w.free_frames() as u32, f);
@@ -264,7 +270,7 @@ fn commit_without_enough_free_frames_fails_with_8_and_changes_nothing() {
     w.check();
     assert_fails(
         w.t.virtual_alloc(b, (f + 1) * 0x1000, COMMIT, Protection::READONLY),
-        ErrorCode::NotEnoughMemory,
+        (ErrorCode::NotEnoughMemory, "5.1.6"),
         &w,
     );
     assert_eq!(w.free_frames() as u32, f - 1);
@@ -287,7 +293,7 @@ fn null_address_reserve_and_commit_without_frames_fails_with_8_and_reserves_noth
     let f = w.free_frames() as u32;
     assert_fails(
         w.t.virtual_alloc(0, (f + 1) * 0x1000, COMMIT, RW),
-        ErrorCode::NotEnoughMemory,
+        (ErrorCode::NotEnoughMemory, "5.1.6"),
         &w,
     );
     assert_eq!(w.free_frames() as u32, f);
@@ -304,7 +310,7 @@ fn explicit_reserve_and_commit_without_frames_fails_with_8_and_reserves_nothing(
     let f = w.free_frames() as u32;
     assert_fails(
         w.t.virtual_alloc(0x50000, (f + 1) * 0x1000, RC, RW),
-        ErrorCode::NotEnoughMemory,
+        (ErrorCode::NotEnoughMemory, "5.1.6"),
         &w,
     );
     assert_eq!(w.free_frames() as u32, f);
@@ -326,7 +332,7 @@ fn explicit_reservation_must_be_64k_aligned() {
         for a in [0x51000, 0x50001, 0x5F000] {
             assert_fails(
                 w.t.virtual_alloc(a, 0x1000, RESERVE, NA),
-                ErrorCode::InvalidParameter,
+                (ErrorCode::InvalidParameter, "5.1.5"),
                 &w,
             );
             assert_eq!(q(&mut w, 0x50000).state, AllocType::FREE);
@@ -346,13 +352,13 @@ fn explicit_reservation_of_a_block_in_use_fails() {
     // The same block again, even though most of its pages are free.
     assert_fails(
         w.t.virtual_alloc(0x50000, 0x1000, RESERVE, NA),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.1.5"),
         &w,
     );
     // A two-block reservation whose second block is in use.
     assert_fails(
         w.t.virtual_alloc(0x40000, 0x10001, RESERVE, NA),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.1.5"),
         &w,
     );
     assert_eq!(q(&mut w, 0x40000).state, AllocType::FREE);
@@ -372,7 +378,7 @@ fn explicit_reservation_running_into_the_dll_barrier_fails() {
     w.user(w.app);
     assert_fails(
         w.t.virtual_alloc(0x3FFF_0000, 0x10001, RESERVE, NA),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.1.5"),
         &w,
     );
     assert_eq!(q(&mut w, 0x3FFF_0000).state, AllocType::FREE);
@@ -395,7 +401,7 @@ fn kernel_mode_cannot_reserve_in_the_static_mapping_or_the_cpu_area() {
     for a in [0x8000_0000, 0x8001_0000, 0xF000_0000, 0xFFFF_0000] {
         assert_fails(
             w.t.virtual_alloc(a, 0x1000, RESERVE, NA),
-            ErrorCode::InvalidParameter,
+            (ErrorCode::InvalidParameter, "5.1.5"),
             &w,
         );
     }
@@ -420,7 +426,7 @@ fn kernel_mode_explicit_reservation_above_0x70000000_goes_to_the_kernel_tables()
     assert_eq!(w.t.read_u32(0x9000_0000).unwrap(), 77);
     assert_fails(
         w.t.virtual_alloc(0x9000_0000, 0x1000, RESERVE, NA),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.1.5"),
         &w,
     );
     w.nk();
@@ -448,9 +454,18 @@ fn invalid_allocation_types_fail_with_87() {
     ];
     for t in bad {
         for a in [0, 0x50000] {
+            // Without MEM_RESERVE at a ≠ 0 the call is a pure commit (§5.1 step 2), and
+            // 0x50000 lies in no record: step 2 rejects it before step 3 sees the type.
             assert_fails(
                 w.t.virtual_alloc(a, 0x1000, AllocType::from_bits_retain(t), RW),
-                ErrorCode::InvalidParameter,
+                (
+                    ErrorCode::InvalidParameter,
+                    if a != 0 && t & RESERVE.bits() == 0 {
+                        "5.1.2"
+                    } else {
+                        "5.1.3"
+                    },
+                ),
                 &w,
             );
         }
@@ -479,7 +494,7 @@ fn non_positive_sizes_fail_with_87_before_placement() {
             for t in [RESERVE, COMMIT, RC] {
                 assert_fails(
                     w.t.virtual_alloc(0, n, t, RW),
-                    ErrorCode::InvalidParameter,
+                    (ErrorCode::InvalidParameter, "5.1.3"),
                     &w,
                 );
             }
@@ -487,7 +502,7 @@ fn non_positive_sizes_fail_with_87_before_placement() {
         // 0x7FFFFFFF is a positive size: it reaches placement and finds no room.
         assert_fails(
             w.t.virtual_alloc(0, 0x7FFF_FFFF, RESERVE, NA),
-            ErrorCode::NotEnoughMemory,
+            (ErrorCode::NotEnoughMemory, "5.1.5"),
             &w,
         );
     }
@@ -520,7 +535,7 @@ fn invalid_protection_fails_with_87_even_for_a_reserve_only_call() {
         for t in [RESERVE, COMMIT, RC] {
             assert_fails(
                 w.t.virtual_alloc(0, 0x1000, t, Protection::from_bits_retain(p)),
-                ErrorCode::InvalidParameter,
+                (ErrorCode::InvalidParameter, "5.1.3"),
                 &w,
             );
         }
@@ -569,13 +584,13 @@ fn user_mode_commit_below_0x10000_fails_though_kernel_mode_may_commit_there() {
     // 0x5000 lies in the reserved first block, but fails the user pointer rule.
     assert_fails(
         w.t.virtual_alloc(0x5000, 0x1000, COMMIT, RW),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.1.1"),
         &w,
     );
     assert_av(w.t.write_u8(0x5000, 1), 0x5000, true, &w);
     assert_fails(
         w.t.virtual_alloc(0xF000, 0x1000, COMMIT, RW),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.1.1"),
         &w,
     );
     assert_av(w.t.read_u8(0xF000), 0xF000, false, &w);
@@ -601,12 +616,12 @@ fn user_mode_allocation_at_or_above_0x40000000_fails_though_kernel_mode_may() {
     // The DLL barrier is a reservation: a user commit there fails on the ceiling.
     assert_fails(
         w.t.virtual_alloc(0x4000_0000, 0x1000, COMMIT, RW),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.1.1"),
         &w,
     );
     assert_fails(
         w.t.virtual_alloc(0x4001_0000, 0x1000, RESERVE, NA),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.1.1"),
         &w,
     );
     assert_eq!(w.free_frames(), frames);
@@ -659,10 +674,27 @@ fn user_mode_ranges_failing_the_write_pointer_rule_fail_with_87() {
         for t in [RESERVE, COMMIT, RC] {
             assert_fails(
                 w.t.virtual_alloc(a, n, t, RW),
-                ErrorCode::InvalidParameter,
+                (ErrorCode::InvalidParameter, "5.1.1"),
                 &w,
             );
         }
+    }
+}
+
+/// The §5.1 check that rejects VirtualAlloc(a, n, t) in app.exe for the hostile values
+/// below (user mode unless `kernel`): none of them is a valid range for a user, every
+/// a ≠ 0 is unaligned, in use or outside the reservable area, and nothing fits
+/// 0x7FFFFFFF bytes.
+fn hostile_alloc_step(kernel: bool, a: u32, n: u32, t: AllocType) -> &'static str {
+    if !kernel && a != 0 {
+        "5.1.1"
+    } else if (n as i32) <= 0 {
+        "5.1.3"
+    } else if a != 0 && !t.contains(RESERVE) {
+        // A kernel-mode pure commit of pages that are not one reserved run.
+        "5.1.6"
+    } else {
+        "5.1.5"
     }
 }
 
@@ -680,7 +712,8 @@ fn hostile_addresses_and_sizes_never_succeed_and_change_nothing() {
                     } else {
                         ErrorCode::InvalidParameter
                     };
-                    assert_fails(w.t.virtual_alloc(a, n, t, RW), want, &w);
+                    let step = hostile_alloc_step(kernel, a, n, t);
+                    assert_fails(w.t.virtual_alloc(a, n, t, RW), (want, step), &w);
                 }
             }
         }
@@ -884,22 +917,22 @@ fn virtual_alloc_ex_handle_checks_come_before_the_arguments() {
     ] {
         assert_fails(
             w.t.virtual_alloc_ex(Handle(0xDEAD), a, n, t, p),
-            ErrorCode::InvalidHandle,
+            (ErrorCode::InvalidHandle, "2"),
             &w,
         );
         assert_fails(
             w.t.virtual_alloc_ex(Handle::NULL, a, n, t, p),
-            ErrorCode::InvalidHandle,
+            (ErrorCode::InvalidHandle, "2"),
             &w,
         );
         assert_fails(
             w.t.virtual_alloc_ex(closed, a, n, t, p),
-            ErrorCode::InvalidHandle,
+            (ErrorCode::InvalidHandle, "2"),
             &w,
         );
         assert_fails(
             w.t.virtual_alloc_ex(weak, a, n, t, p),
-            ErrorCode::AccessDenied,
+            (ErrorCode::AccessDenied, "2"),
             &w,
         );
     }
@@ -918,12 +951,12 @@ fn virtual_alloc_ex_on_a_terminated_process_fails_with_6() {
     let h = w.terminate_with_handle(w.drv);
     assert_fails(
         w.t.virtual_alloc_ex(w.drv.into(), 0, 0x1000, COMMIT, RW),
-        ErrorCode::InvalidHandle,
+        (ErrorCode::InvalidHandle, "2"),
         &w,
     );
     assert_fails(
         w.t.virtual_alloc_ex(h, 0, 0x1000, COMMIT, RW),
-        ErrorCode::InvalidHandle,
+        (ErrorCode::InvalidHandle, "2"),
         &w,
     );
 }
@@ -938,12 +971,12 @@ fn virtual_alloc_in_a_terminated_active_process_fails_with_6() {
     assert_eq!(w.free_frames(), frames + 1, "the kernel-data page is freed");
     assert_fails(
         w.t.virtual_alloc(0, 0x1000, COMMIT, RW),
-        ErrorCode::InvalidHandle,
+        (ErrorCode::InvalidHandle, "2"),
         &w,
     );
     assert_fails(
         w.t.virtual_alloc_ex(Handle::CURRENT_PROCESS, 0, 0x1000, COMMIT, RW),
-        ErrorCode::InvalidHandle,
+        (ErrorCode::InvalidHandle, "2"),
         &w,
     );
     assert_eq!(w.free_frames(), frames + 1);

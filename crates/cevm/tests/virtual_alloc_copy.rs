@@ -88,7 +88,7 @@ fn alloccopy_unknown_source_handle_is_6() {
         let drv = h(w.drv);
         assert_fails(
             w.t.virtual_alloc_copy_ex(bad, drv, 0x10000, 0x1000, RW),
-            ErrorCode::InvalidHandle,
+            (ErrorCode::InvalidHandle, "5.6.1"),
             &w,
         );
     }
@@ -102,7 +102,7 @@ fn alloccopy_unknown_source_handle_is_6_even_in_user_mode() {
     let drv = h(w.drv);
     assert_fails(
         w.t.virtual_alloc_copy_ex(Handle(0xDEAD_0000), drv, 0x10000, 0x1000, RW),
-        ErrorCode::InvalidHandle,
+        (ErrorCode::InvalidHandle, "5.6.1"),
         &w,
     );
 }
@@ -115,7 +115,7 @@ fn alloccopy_in_user_mode_is_50_and_changes_nothing() {
     let before = w.snapshot();
     assert_fails(
         alloc_copy(&mut w, 0x10000, 0x1000, RW),
-        ErrorCode::NotSupported,
+        (ErrorCode::NotSupported, "5.6.1"),
         &w,
     );
     // The kernel-only rule comes before the access mask: a handle without
@@ -124,13 +124,13 @@ fn alloccopy_in_user_mode_is_50_and_changes_nothing() {
     let drv = h(w.drv);
     assert_fails(
         w.t.virtual_alloc_copy_ex(weak, drv, 0x10000, 0x1000, RW),
-        ErrorCode::NotSupported,
+        (ErrorCode::NotSupported, "5.6.1"),
         &w,
     );
     // ... and before the argument checks.
     assert_fails(
         alloc_copy(&mut w, 0x10000, 0, RW),
-        ErrorCode::NotSupported,
+        (ErrorCode::NotSupported, "5.6.1"),
         &w,
     );
     w.t.close_handle(weak).unwrap();
@@ -148,13 +148,13 @@ fn alloccopy_source_handle_without_vm_operation_is_5() {
     let drv = h(w.drv);
     assert_fails(
         w.t.virtual_alloc_copy_ex(weak, drv, 0x10000, 0x1000, RW),
-        ErrorCode::AccessDenied,
+        (ErrorCode::AccessDenied, "5.6.1"),
         &w,
     );
     // The access mask is checked before the size (which would be 87).
     assert_fails(
         w.t.virtual_alloc_copy_ex(weak, drv, 0x10000, 0, RW),
-        ErrorCode::AccessDenied,
+        (ErrorCode::AccessDenied, "5.6.1"),
         &w,
     );
     assert_eq!(w.snapshot(), before);
@@ -181,12 +181,12 @@ fn alloccopy_dead_source_and_destination_handles_are_6() {
     for dead in [h(victim), opened] {
         assert_fails(
             w.t.virtual_alloc_copy_ex(dead, drv, 0x10000, 0x1000, RW),
-            ErrorCode::InvalidHandle,
+            (ErrorCode::InvalidHandle, "5.6.1"),
             &w,
         );
         assert_fails(
             w.t.virtual_alloc_copy_ex(app, dead, 0x10000, 0x1000, RW),
-            ErrorCode::InvalidHandle,
+            (ErrorCode::InvalidHandle, "5.6.3"),
             &w,
         );
     }
@@ -202,12 +202,12 @@ fn alloccopy_non_positive_size_is_87() {
     for n in [0, 0x8000_0000, 0xFFFF_FFFF, 0x8000_1000] {
         assert_fails(
             alloc_copy(&mut w, 0x10000, n, RW),
-            ErrorCode::InvalidParameter,
+            (ErrorCode::InvalidParameter, "5.6.2"),
             &w,
         );
         assert_fails(
             alloc_copy(&mut w, 0x10000, n, PHYS_RW),
-            ErrorCode::InvalidParameter,
+            (ErrorCode::InvalidParameter, "5.6.2"),
             &w,
         );
     }
@@ -223,7 +223,7 @@ fn alloccopy_source_below_0x10000_is_87_even_when_committed() {
     for p in [0, 0x5000, 0xFFFF] {
         assert_fails(
             alloc_copy(&mut w, p, 0x10, RO),
-            ErrorCode::InvalidParameter,
+            (ErrorCode::InvalidParameter, "5.6.2"),
             &w,
         );
     }
@@ -240,7 +240,7 @@ fn alloccopy_physical_check_is_on_the_shifted_value_so_below_16_mib_is_87() {
     for p in [0x20, 0xFFFF, 0] {
         assert_fails(
             alloc_copy(&mut w, p, 0x1000, PHYS_RW),
-            ErrorCode::InvalidParameter,
+            (ErrorCode::InvalidParameter, "5.6.2"),
             &w,
         );
     }
@@ -277,7 +277,7 @@ fn alloccopy_invalid_protection_is_87() {
     ] {
         assert_fails(
             alloc_copy(&mut w, 0x10000, 0x1000, Protection::from_bits_retain(bits)),
-            ErrorCode::InvalidParameter,
+            (ErrorCode::InvalidParameter, "5.6.2"),
             &w,
         );
     }
@@ -293,17 +293,17 @@ fn alloccopy_argument_checks_come_before_the_destination_handle() {
     for dst in [bad, weak] {
         assert_fails(
             w.t.virtual_alloc_copy_ex(app, dst, 0x10000, 0, RW),
-            ErrorCode::InvalidParameter,
+            (ErrorCode::InvalidParameter, "5.6.2"),
             &w,
         );
         assert_fails(
             w.t.virtual_alloc_copy_ex(app, dst, 0xFFFF, 0x1000, RW),
-            ErrorCode::InvalidParameter,
+            (ErrorCode::InvalidParameter, "5.6.2"),
             &w,
         );
         assert_fails(
             w.t.virtual_alloc_copy_ex(app, dst, 0x10000, 0x1000, Protection::WRITECOPY),
-            ErrorCode::InvalidParameter,
+            (ErrorCode::InvalidParameter, "5.6.2"),
             &w,
         );
     }
@@ -318,25 +318,25 @@ fn alloccopy_invalid_destination_handle_is_6_and_without_vm_operation_is_5() {
     let app = h(w.app);
     assert_fails(
         w.t.virtual_alloc_copy_ex(app, Handle(0xDEAD_0000), 0x10000, 0x1000, RW),
-        ErrorCode::InvalidHandle,
+        (ErrorCode::InvalidHandle, "5.6.3"),
         &w,
     );
     let weak = w.open(ProcessAccess::VM_READ | ProcessAccess::VM_WRITE, w.drv);
     assert_fails(
         w.t.virtual_alloc_copy_ex(app, weak, 0x10000, 0x1000, RW),
-        ErrorCode::AccessDenied,
+        (ErrorCode::AccessDenied, "5.6.3"),
         &w,
     );
     // The destination's access check comes before placement (no room would be 8)
     // and before the source is touched (a missing source would be 8).
     assert_fails(
         w.t.virtual_alloc_copy_ex(app, weak, 0x10000, 0x7FFF_FFFF, RW),
-        ErrorCode::AccessDenied,
+        (ErrorCode::AccessDenied, "5.6.3"),
         &w,
     );
     assert_fails(
         w.t.virtual_alloc_copy_ex(app, weak, 0x30000, 0x1000, RW),
-        ErrorCode::AccessDenied,
+        (ErrorCode::AccessDenied, "5.6.3"),
         &w,
     );
     assert_eq!(w.snapshot(), before);
@@ -523,14 +523,14 @@ fn alloccopy_record_is_b_and_n_plus_bo() {
     let before = w.snapshot();
     assert_fails(
         w.t.virtual_protect_ex(drv, r, 0x21, RW),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.3.2"),
         &w,
     );
     assert_eq!(w.snapshot(), before);
     // Byte 0x12010 is in a mapped page but outside the record's requested size.
     assert_fails(
         w.t.virtual_protect_ex(drv, 0x12010, 1, RW),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.3.2"),
         &w,
     );
     assert_eq!(w.snapshot(), before);
@@ -556,7 +556,7 @@ fn alloccopy_release_needs_the_masked_base() {
     for wrong in [r, r & !0xFFF, r + 1, 0x10001, 0x11000] {
         assert_fails(
             w.t.virtual_free_ex(drv, wrong, 0, AllocType::RELEASE),
-            ErrorCode::InvalidParameter,
+            (ErrorCode::InvalidParameter, "5.2.3"),
             &w,
         );
     }
@@ -673,7 +673,7 @@ fn alloccopy_readwrite_needs_a_writable_source_but_execute_readwrite_only_readab
     for prot in [RW, RW | Protection::NOCACHE, RW | Protection::GUARD] {
         assert_fails(
             alloc_copy(&mut w, 0x10000, 0x1000, prot),
-            ErrorCode::NotEnoughMemory,
+            (ErrorCode::NotEnoughMemory, "5.6.6"),
             &w,
         );
         assert_eq!(w.snapshot(), before);
@@ -741,7 +741,7 @@ fn alloccopy_noaccess_reserved_and_free_sources_fail_with_8_and_change_nothing()
     ] {
         assert_fails(
             alloc_copy(&mut w, p, n, prot),
-            ErrorCode::NotEnoughMemory,
+            (ErrorCode::NotEnoughMemory, "5.6.6"),
             &w,
         );
         assert_eq!(w.snapshot(), before, "alias of 0x{p:08X}+0x{n:X}");
@@ -800,7 +800,7 @@ fn alloccopy_auto_commit_is_not_kept_when_a_later_page_fails() {
     // auto-commit page stays reserved.
     assert_fails(
         alloc_copy(&mut w, 0x11000, 0x2000, RO),
-        ErrorCode::NotEnoughMemory,
+        (ErrorCode::NotEnoughMemory, "5.6.6"),
         &w,
     );
     assert_eq!(w.snapshot(), before);
@@ -819,7 +819,7 @@ fn alloccopy_auto_commit_without_a_free_frame_fails_with_8() {
     w.kernel.phys().fail_nth_allocation(Some(1));
     assert_fails(
         alloc_copy(&mut w, 0x10000, 0x1000, RW),
-        ErrorCode::NotEnoughMemory,
+        (ErrorCode::NotEnoughMemory, "5.6.6"),
         &w,
     );
     w.kernel.phys().fail_nth_allocation(None);
@@ -841,7 +841,7 @@ fn alloccopy_consumes_a_guard_page_while_it_fails_with_8() {
     // A read-only alias still meets the guard page on its way.
     assert_fails(
         alloc_copy(&mut w, 0x10000, 0x2000, RO),
-        ErrorCode::NotEnoughMemory,
+        (ErrorCode::NotEnoughMemory, "5.6.6"),
         &w,
     );
     // The guard is consumed; nothing else changed.
@@ -868,7 +868,7 @@ fn alloccopy_guard_page_after_a_failing_page_is_not_consumed() {
     // Pages are brought in in order: the read-only page fails a write touch first.
     assert_fails(
         alloc_copy(&mut w, 0x10000, 0x2000, RW),
-        ErrorCode::NotEnoughMemory,
+        (ErrorCode::NotEnoughMemory, "5.6.6"),
         &w,
     );
     assert_eq!(w.snapshot(), before);
@@ -889,7 +889,7 @@ fn alloccopy_no_room_fails_with_8_before_the_source_is_touched() {
     // and the guard page survives.
     assert_fails(
         alloc_copy(&mut w, 0x10000, 0x3FFF_0001, RO),
-        ErrorCode::NotEnoughMemory,
+        (ErrorCode::NotEnoughMemory, "5.6.4"),
         &w,
     );
     assert_eq!(w.snapshot(), before);
@@ -898,7 +898,7 @@ fn alloccopy_no_room_fails_with_8_before_the_source_is_touched() {
     // the call fails, releasing the huge reservation.
     assert_fails(
         alloc_copy(&mut w, 0x10000, 0x3FFF_0000, RO),
-        ErrorCode::NotEnoughMemory,
+        (ErrorCode::NotEnoughMemory, "5.6.6"),
         &w,
     );
     assert_eq!(w.q4_in(w.app, 0x10000).1, RW);
@@ -1046,7 +1046,10 @@ fn alloccopy_physical_source_outside_ram_and_devices_fails_with_8() {
     ] {
         assert_fails(
             alloc_copy(&mut w, p, n, PHYS_RW),
-            ErrorCode::NotEnoughMemory,
+            (
+                ErrorCode::NotEnoughMemory,
+                if n > 0x3FFF_0000 { "5.6.4" } else { "5.6.6" },
+            ),
             &w,
         );
         assert_eq!(w.snapshot(), before);
@@ -1091,7 +1094,7 @@ fn alloccopy_physical_source_in_a_registered_device() {
     let before = w.snapshot();
     assert_fails(
         alloc_copy(&mut w, 0xFE_0000, 0x4000, PHYS_RW),
-        ErrorCode::NotEnoughMemory,
+        (ErrorCode::NotEnoughMemory, "5.6.6"),
         &w,
     );
     assert_eq!(w.snapshot(), before);
@@ -1165,7 +1168,7 @@ fn alloccopy_kernel_static_source_past_the_end_of_ram_fails_with_8() {
     // though the virtual address 0x84000000 happens to be committed.
     assert_fails(
         alloc_copy(&mut w, 0x83FF_F000, 0x2000, RO),
-        ErrorCode::NotEnoughMemory,
+        (ErrorCode::NotEnoughMemory, "5.6.6"),
         &w,
     );
     assert_eq!(w.snapshot(), before);
@@ -1275,56 +1278,106 @@ fn alloccopy_hostile_inputs_fail_cleanly() {
     let mut w = driver_with_buffer(0x1000);
     let before = w.snapshot();
     let (app, drv) = (h(w.app), h(w.drv));
-    let cases: [(Handle, u32, u32, Protection, ErrorCode); 14] = [
-        (drv, 0x10000, 0xFFFF_FFFF, RW, ErrorCode::InvalidParameter),
-        (drv, 0x10000, 0x8000_0000, RW, ErrorCode::InvalidParameter),
-        (drv, 0x10000, 0x7FFF_FFFF, RW, ErrorCode::NotEnoughMemory),
+    // (hDst, p, n, prot, the code and the check that must give it)
+    type Case = (Handle, u32, u32, Protection, (ErrorCode, &'static str));
+    let cases: [Case; 14] = [
+        (
+            drv,
+            0x10000,
+            0xFFFF_FFFF,
+            RW,
+            (ErrorCode::InvalidParameter, "5.6.2"),
+        ),
+        (
+            drv,
+            0x10000,
+            0x8000_0000,
+            RW,
+            (ErrorCode::InvalidParameter, "5.6.2"),
+        ),
+        (
+            drv,
+            0x10000,
+            0x7FFF_FFFF,
+            RW,
+            (ErrorCode::NotEnoughMemory, "5.6.4"),
+        ),
         (
             Handle::NULL,
             0x10000,
             0x7FFF_FFFF,
             RW,
-            ErrorCode::NotEnoughMemory,
+            (ErrorCode::NotEnoughMemory, "5.6.4"),
         ),
         (
             Handle::NULL,
             0xFFFF_FFFF,
             0x7FFF_FFFF,
             RW,
-            ErrorCode::NotEnoughMemory,
+            (ErrorCode::NotEnoughMemory, "5.6.4"),
         ),
-        (drv, 0xFFFF_F000, 0x1000, RW, ErrorCode::NotEnoughMemory),
-        (drv, 0xFFFF_FFFF, 1, RO, ErrorCode::NotEnoughMemory),
-        (drv, 0xFFFF_FFFF, 2, RO, ErrorCode::NotEnoughMemory),
-        (drv, 0x7000_0000, 0x1000, RO, ErrorCode::NotEnoughMemory),
-        (drv, 0xFFFF_FFFF, 1, PHYS_RW, ErrorCode::NotEnoughMemory),
+        (
+            drv,
+            0xFFFF_F000,
+            0x1000,
+            RW,
+            (ErrorCode::NotEnoughMemory, "5.6.6"),
+        ),
+        (
+            drv,
+            0xFFFF_FFFF,
+            1,
+            RO,
+            (ErrorCode::NotEnoughMemory, "5.6.6"),
+        ),
+        (
+            drv,
+            0xFFFF_FFFF,
+            2,
+            RO,
+            (ErrorCode::NotEnoughMemory, "5.6.6"),
+        ),
+        (
+            drv,
+            0x7000_0000,
+            0x1000,
+            RO,
+            (ErrorCode::NotEnoughMemory, "5.6.6"),
+        ),
+        (
+            drv,
+            0xFFFF_FFFF,
+            1,
+            PHYS_RW,
+            (ErrorCode::NotEnoughMemory, "5.6.6"),
+        ),
         (
             Handle::NULL,
             0xFFFF_F000,
             0x1000,
             PHYS_RW,
-            ErrorCode::NotEnoughMemory,
+            (ErrorCode::NotEnoughMemory, "5.6.6"),
         ),
         (
             drv,
             0x8000_0000,
             0xFFFF_FFFF,
             RO,
-            ErrorCode::InvalidParameter,
+            (ErrorCode::InvalidParameter, "5.6.2"),
         ),
         (
             drv,
             0x8000_0000,
             0x7FFF_FFFF,
             RO,
-            ErrorCode::NotEnoughMemory,
+            (ErrorCode::NotEnoughMemory, "5.6.4"),
         ),
         (
             Handle(0xFFFF_FFFF),
             0x10000,
             0x1000,
             RO,
-            ErrorCode::InvalidHandle,
+            (ErrorCode::InvalidHandle, "5.6.3"),
         ),
     ];
     for (dst, p, n, prot, code) in cases {
@@ -1350,7 +1403,7 @@ fn alloccopy_failure_keeps_the_last_error_and_success_does_not_touch_it() {
     assert_eq!(w.t.last_error(), 1234);
     assert_fails(
         alloc_copy(&mut w, 0x30000, 0x1000, RW),
-        ErrorCode::NotEnoughMemory,
+        (ErrorCode::NotEnoughMemory, "5.6.6"),
         &w,
     );
     alloc_copy(&mut w, 0x10000, 0x1000, RW).unwrap();

@@ -206,18 +206,18 @@ fn virtual_copy_in_user_mode_fails_with_50_and_changes_nothing() {
     let frames = w.free_frames();
     assert_fails(
         w.t.virtual_copy(dst, src, 0x2000, RW),
-        ErrorCode::NotSupported,
+        (ErrorCode::NotSupported, "5.5.1"),
         &w,
     );
     // 50 comes before every argument check.
     assert_fails(
         w.t.virtual_copy(0xFFFF_F000, 1, 0, Protection::empty()),
-        ErrorCode::NotSupported,
+        (ErrorCode::NotSupported, "5.5.1"),
         &w,
     );
     assert_fails(
         w.t.virtual_copy_ex(w.app.into(), dst, Handle::NULL, src, 0x2000, RW),
-        ErrorCode::NotSupported,
+        (ErrorCode::NotSupported, "5.5.1"),
         &w,
     );
     assert_eq!(w.free_frames(), frames);
@@ -234,40 +234,40 @@ fn destination_handle_checks_go_6_then_50_then_5() {
     // User mode: an invalid handle is 6, a weak one 50 (not 5).
     assert_fails(
         w.t.virtual_copy_ex(Handle(0xDEAD), dst, app, src, 0x1000, RW),
-        ErrorCode::InvalidHandle,
+        (ErrorCode::InvalidHandle, "5.5.1"),
         &w,
     );
     assert_fails(
         w.t.virtual_copy_ex(closed, dst, app, src, 0x1000, RW),
-        ErrorCode::InvalidHandle,
+        (ErrorCode::InvalidHandle, "5.5.1"),
         &w,
     );
     assert_fails(
         w.t.virtual_copy_ex(weak, dst, app, src, 0x1000, RW),
-        ErrorCode::NotSupported,
+        (ErrorCode::NotSupported, "5.5.1"),
         &w,
     );
     // The destination's 50 comes before the source handle's checks.
     assert_fails(
         w.t.virtual_copy_ex(app, dst, Handle(0xDEAD), src, 0x1000, RW),
-        ErrorCode::NotSupported,
+        (ErrorCode::NotSupported, "5.5.1"),
         &w,
     );
     // Kernel mode: a weak destination is 5, even with an invalid source handle.
     w.kmode(w.app);
     assert_fails(
         w.t.virtual_copy_ex(weak, dst, app, src, 0x1000, RW),
-        ErrorCode::AccessDenied,
+        (ErrorCode::AccessDenied, "5.5.1"),
         &w,
     );
     assert_fails(
         w.t.virtual_copy_ex(weak, dst, Handle(0xDEAD), src, 0x1000, RW),
-        ErrorCode::AccessDenied,
+        (ErrorCode::AccessDenied, "5.5.1"),
         &w,
     );
     assert_fails(
         w.t.virtual_copy_ex(Handle(0xDEAD), dst, weak, src, 0x1000, RW),
-        ErrorCode::InvalidHandle,
+        (ErrorCode::InvalidHandle, "5.5.1"),
         &w,
     );
     assert_dst_untouched(&mut w, dst, 0x2000);
@@ -285,17 +285,17 @@ fn source_handle_checks_come_after_the_destinations_and_before_the_arguments() {
     ] {
         assert_fails(
             w.t.virtual_copy_ex(app, d, Handle(0xDEAD), s, n, prot),
-            ErrorCode::InvalidHandle,
+            (ErrorCode::InvalidHandle, "5.5.1"),
             &w,
         );
         assert_fails(
             w.t.virtual_copy_ex(app, d, closed, s, n, prot),
-            ErrorCode::InvalidHandle,
+            (ErrorCode::InvalidHandle, "5.5.1"),
             &w,
         );
         assert_fails(
             w.t.virtual_copy_ex(app, d, weak, s, n, prot),
-            ErrorCode::AccessDenied,
+            (ErrorCode::AccessDenied, "5.5.1"),
             &w,
         );
     }
@@ -315,22 +315,22 @@ fn terminated_processes_fail_with_6_on_either_side() {
     let drv = Handle::from(w.drv);
     assert_fails(
         w.t.virtual_copy_ex(drv, dst, app, src, 0x1000, RW),
-        ErrorCode::InvalidHandle,
+        (ErrorCode::InvalidHandle, "5.5.1"),
         &w,
     );
     assert_fails(
         w.t.virtual_copy_ex(h, dst, app, src, 0x1000, RW),
-        ErrorCode::InvalidHandle,
+        (ErrorCode::InvalidHandle, "5.5.1"),
         &w,
     );
     assert_fails(
         w.t.virtual_copy_ex(app, dst, drv, src, 0x1000, RW),
-        ErrorCode::InvalidHandle,
+        (ErrorCode::InvalidHandle, "5.5.1"),
         &w,
     );
     assert_fails(
         w.t.virtual_copy_ex(app, dst, h, src, 0x1000, RW),
-        ErrorCode::InvalidHandle,
+        (ErrorCode::InvalidHandle, "5.5.1"),
         &w,
     );
     assert_dst_untouched(&mut w, dst, 0x2000);
@@ -340,7 +340,7 @@ fn terminated_processes_fail_with_6_on_either_side() {
     w.check();
     assert_fails(
         w.t.virtual_copy(dst, src, 0x1000, RW),
-        ErrorCode::InvalidHandle,
+        (ErrorCode::InvalidHandle, "5.5.1"),
         &w,
     );
 }
@@ -354,23 +354,23 @@ fn the_destination_must_lie_inside_the_requested_size_of_one_reservation() {
     let frames = w.free_frames();
     assert_fails(
         w.t.virtual_copy(d, src, 0x1000, RW),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.5.2"),
         &w,
     );
     assert_fails(
         w.t.virtual_copy(d, src, 101, RW),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.5.2"),
         &w,
     );
     assert_fails(
         w.t.virtual_copy(0x50000, src, 0x1000, RW),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.5.2"),
         &w,
     );
     // Across two reservations (0x20000 and d = 0x30000).
     assert_fails(
         w.t.virtual_copy(0x21000, src, 0x10000, RW),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.5.2"),
         &w,
     );
     assert_eq!(w.free_frames(), frames);
@@ -384,11 +384,12 @@ fn the_destination_must_lie_inside_the_requested_size_of_one_reservation() {
 #[test]
 fn a_process_destination_below_0x10000_or_in_the_kernel_half_fails() {
     let (mut w, src, _) = setup();
-    // 0x1000 is a reserved page of the app's first-block record: only the area rule
-    // rejects it.
+    // 0x1000 is a reserved page of the app's first block, which is not a VA record (§4):
+    // step 2 rejects it before step 3's area rule can. No process record lies below
+    // 0x10000, so that half of the area rule is never the first to fail.
     assert_fails(
         w.t.virtual_copy(0x1000, src, 0x1000, RW),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.5.2"),
         &w,
     );
     assert_av(w.t.read_u8(0x1000), 0x1000, false, &w);
@@ -399,7 +400,7 @@ fn a_process_destination_below_0x10000_or_in_the_kernel_half_fails() {
     let app = Handle::from(w.app);
     assert_fails(
         w.t.virtual_copy_ex(app, k, app, src, 0x1000, RW),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.5.3"),
         &w,
     );
     assert_dst_untouched(&mut w, k, 0x1000);
@@ -412,10 +413,15 @@ fn a_process_destination_below_0x10000_or_in_the_kernel_half_fails() {
 #[test]
 fn non_positive_sizes_and_invalid_protections_fail_with_87() {
     let (mut w, src, dst) = setup();
+    // Step 2 comes first: a size that is negative as an int runs past the destination's
+    // record as an unsigned length, so only the empty range reaches step 3's size check.
     for n in [0, 0x8000_0000, 0xFFFF_FFFF, 0x7FFF_FFFF] {
         assert_fails(
             w.t.virtual_copy(dst, src, n, RW),
-            ErrorCode::InvalidParameter,
+            (
+                ErrorCode::InvalidParameter,
+                if n == 0 { "5.5.3" } else { "5.5.2" },
+            ),
             &w,
         );
     }
@@ -433,7 +439,7 @@ fn non_positive_sizes_and_invalid_protections_fail_with_87() {
     ] {
         assert_fails(
             w.t.virtual_copy(dst, src, 0x1000, Protection::from_bits_retain(bad)),
-            ErrorCode::InvalidParameter,
+            (ErrorCode::InvalidParameter, "5.5.3"),
             &w,
         );
     }
@@ -447,12 +453,12 @@ fn page_offsets_must_agree() {
     let (mut w, src, dst) = setup();
     assert_fails(
         w.t.virtual_copy(dst + 0x10, src + 0x20, 0x100, RW),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.5.4"),
         &w,
     );
     assert_fails(
         w.t.virtual_copy(dst, src + 0x10, 0x100, RW),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.5.4"),
         &w,
     );
     assert_dst_untouched(&mut w, dst, 0x2000);
@@ -471,12 +477,12 @@ fn a_physical_source_offset_is_taken_from_the_shifted_address() {
     let s = ((pa + 0x110) >> 8) as u32;
     assert_fails(
         w.t.virtual_copy(dst + 0x110, s, 0x10, RW | PHYS),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.5.4"),
         &w,
     );
     assert_fails(
         w.t.virtual_copy(dst + 0x10, s, 0x10, RW | PHYS),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.5.4"),
         &w,
     );
     assert_dst_untouched(&mut w, dst, 0x2000);
@@ -535,14 +541,14 @@ fn a_physical_source_outside_ram_and_devices_fails() {
     for (pa, n) in [(64u64 << 20, 0x1000), (last, 0x2000), (0x9000_0000, 0x1000)] {
         assert_fails(
             w.t.virtual_copy(dst, (pa >> 8) as u32, n, RW | PHYS),
-            ErrorCode::InvalidParameter,
+            (ErrorCode::InvalidParameter, "5.5.5"),
             &w,
         );
     }
     // The largest shifted value: PA 0xFF_FFFF_FF00, page offset 0xF00.
     assert_fails(
         w.t.virtual_copy(dst + 0xF00, 0xFFFF_FFFF, 0x100, RW | PHYS),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.5.5"),
         &w,
     );
     assert_eq!(w.free_frames(), frames);
@@ -556,11 +562,20 @@ fn a_device_source_maps_device_memory_without_counting_frames() {
     w.check();
     let frames = w.free_frames();
     let s = (0x9000_0000u64 >> 8) as u32;
+    // Past the end of dst's record: step 2.
     assert_fails(
         w.t.virtual_copy(dst, s, 0x3000, RW | PHYS),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.5.2"),
         &w,
     );
+    // Into a record big enough, past the end of the device: step 5.
+    let d3 = w.t.virtual_alloc(0, 0x3000, RESERVE, NA).unwrap();
+    assert_fails(
+        w.t.virtual_copy(d3, s, 0x3000, RW | PHYS),
+        (ErrorCode::InvalidParameter, "5.5.5"),
+        &w,
+    );
+    assert_dst_untouched(&mut w, d3, 0x3000);
     w.t.virtual_copy(dst, s, 0x2000, RW | Protection::NOCACHE | PHYS)
         .unwrap();
     w.check();
@@ -597,7 +612,7 @@ fn a_kernel_static_source_maps_its_ram_frames() {
     let d2 = w.t.virtual_alloc(0, 0x2000, RESERVE, NA).unwrap();
     assert_fails(
         w.t.virtual_copy(d2, end - 0x1000, 0x2000, RW),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.5.5"),
         &w,
     );
     assert_dst_untouched(&mut w, d2, 0x2000);
@@ -620,22 +635,22 @@ fn every_virtual_source_page_must_be_committed() {
     // Page 1 of r is reserved; a is auto-commit reserved; 0x50000 is free.
     assert_fails(
         w.t.virtual_copy(dst, r, 0x2000, RW),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.5.5"),
         &w,
     );
     assert_fails(
         w.t.virtual_copy(dst, a, 0x1000, RW),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.5.5"),
         &w,
     );
     assert_fails(
         w.t.virtual_copy(dst, 0x50000, 0x1000, RW),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.5.5"),
         &w,
     );
     assert_fails(
         w.t.virtual_copy(dst, 0xFFFF_F000, 0x2000, RW),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.5.5"),
         &w,
     );
     assert_eq!(
@@ -682,12 +697,12 @@ fn a_committed_destination_page_fails_the_whole_copy() {
     let frames = w.free_frames();
     assert_fails(
         w.t.virtual_copy(dst, src, 0x2000, RW),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.5.6"),
         &w,
     );
     assert_fails(
         w.t.virtual_copy(src, dst + 0x1000, 0x1000, RW),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.5.6"),
         &w,
     );
     assert_eq!(w.free_frames(), frames);
@@ -703,7 +718,7 @@ fn a_committed_destination_page_fails_the_whole_copy() {
     w.check();
     assert_fails(
         w.t.virtual_copy(dst, src, 0x1000, RW),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.5.6"),
         &w,
     );
 }
@@ -716,9 +731,12 @@ fn hostile_arguments_fail_with_87_and_change_nothing() {
         for s in [0xFFFF_F000, 0x4000_0000, 0x7000_0000, 0x8000_0000, 0] {
             for n in [0, 0xFFFF_FFFF, 0x8000_0000, 0x7FFF_FFFF] {
                 for prot in [RW, RW | PHYS] {
+                    // Only the empty range at dst is inside a record (step 2); step 3
+                    // then rejects its size.
+                    let step = if d == dst && n == 0 { "5.5.3" } else { "5.5.2" };
                     assert_fails(
                         w.t.virtual_copy(d, s, n, prot),
-                        ErrorCode::InvalidParameter,
+                        (ErrorCode::InvalidParameter, step),
                         &w,
                     );
                 }

@@ -80,7 +80,7 @@ fn release_must_name_the_exact_base_of_a_reservation() {
     for a in [b + 0x1000, b + 1, b + 0x10000, b - 1, 0x50000] {
         assert_fails(
             w.t.virtual_free(a, 0, RELEASE),
-            ErrorCode::InvalidParameter,
+            (ErrorCode::InvalidParameter, "5.2.3"),
             &w,
         );
     }
@@ -110,7 +110,7 @@ fn only_release_with_size_0_and_decommit_with_a_positive_size_are_accepted() {
         for a in [b, b + 0x1000] {
             assert_fails(
                 w.t.virtual_free(a, n, AllocType::from_bits_retain(t)),
-                ErrorCode::InvalidParameter,
+                (ErrorCode::InvalidParameter, "5.2.1"),
                 &w,
             );
         }
@@ -167,17 +167,17 @@ fn decommit_past_the_requested_size_fails_in_both_modes() {
         w.enter_app(kernel);
         assert_fails(
             w.t.virtual_free(b, 101, DECOMMIT),
-            ErrorCode::InvalidParameter,
+            (ErrorCode::InvalidParameter, "5.2.4"),
             &w,
         );
         assert_fails(
             w.t.virtual_free(b, 0x1000, DECOMMIT),
-            ErrorCode::InvalidParameter,
+            (ErrorCode::InvalidParameter, "5.2.4"),
             &w,
         );
         assert_fails(
             w.t.virtual_free(b + 100, 1, DECOMMIT),
-            ErrorCode::InvalidParameter,
+            (ErrorCode::InvalidParameter, "5.2.4"),
             &w,
         );
         assert_eq!(w.free_frames(), frames);
@@ -203,7 +203,7 @@ fn decommit_across_two_reservations_fails_and_changes_nothing() {
     let frames = w.free_frames();
     assert_fails(
         w.t.virtual_free(0x1F000, 0x2000, DECOMMIT),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.2.4"),
         &w,
     );
     assert_eq!(w.free_frames(), frames);
@@ -219,12 +219,12 @@ fn decommit_outside_any_reservation_fails() {
     w.user(w.app);
     assert_fails(
         w.t.virtual_free(0x50000, 0x1000, DECOMMIT),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.2.4"),
         &w,
     );
     assert_fails(
         w.t.virtual_free(0x10000, 0x7FFF_FFFF, DECOMMIT),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.2.4"),
         &w,
     );
 }
@@ -244,12 +244,12 @@ fn user_mode_free_at_or_above_0x40000000_fails_though_kernel_mode_may_release() 
     let dll = reserved(0x4001_0000, 0x4001_0000, 0x2000);
     assert_fails(
         w.t.virtual_free(0x4001_0000, 0, RELEASE),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.2.2"),
         &w,
     );
     assert_fails(
         w.t.virtual_free(0x4001_0000, 0x1000, DECOMMIT),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.2.2"),
         &w,
     );
     assert_eq!(q(&mut w, 0x4001_0000), dll);
@@ -271,7 +271,20 @@ fn the_first_block_and_the_dll_barrier_are_not_va_records() {
             (0x4000_0000, 0, RELEASE),
             (0x4000_0000, 0x1000, DECOMMIT),
         ] {
-            assert_fails(w.t.virtual_free(a, n, t), ErrorCode::InvalidParameter, &w);
+            assert_fails(
+                w.t.virtual_free(a, n, t),
+                (
+                    ErrorCode::InvalidParameter,
+                    if mode_user && a >= 0x4000_0000 {
+                        "5.2.2"
+                    } else if t == RELEASE {
+                        "5.2.3"
+                    } else {
+                        "5.2.4"
+                    },
+                ),
+                &w,
+            );
         }
     }
     let barrier = reserved(0x4000_0000, 0x4000_0000, 0x10000);
@@ -297,12 +310,12 @@ fn user_mode_cannot_free_the_shared_heap_through_its_own_process() {
     w.user(w.app);
     assert_fails(
         w.t.virtual_free(s, 0, RELEASE),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.2.2"),
         &w,
     );
     assert_fails(
         w.t.virtual_free(s, 0x1000, DECOMMIT),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.2.2"),
         &w,
     );
     assert_eq!(w.free_frames(), frames);
@@ -352,7 +365,11 @@ fn hostile_addresses_and_sizes_fail_with_87_and_change_nothing() {
                     if releases_a_record {
                         continue;
                     }
-                    assert_fails(w.t.virtual_free(a, n, t), ErrorCode::InvalidParameter, &w);
+                    assert_fails(
+                        w.t.virtual_free(a, n, t),
+                        (ErrorCode::InvalidParameter, free_step(kernel, a, n, t)),
+                        &w,
+                    );
                 }
             }
         }
@@ -363,6 +380,22 @@ fn hostile_addresses_and_sizes_fail_with_87_and_change_nothing() {
         q(&mut w, 0x4000_0000),
         reserved(0x4000_0000, 0x4000_0000, 0x10000)
     );
+}
+
+/// The check of semantics.md §5.2 that rejects VirtualFree(a, n, t) on app.exe when
+/// nothing at `a` is a VA record base and no record holds the pages (user mode unless
+/// `kernel`).
+fn free_step(kernel: bool, a: u32, n: u32, t: AllocType) -> &'static str {
+    let accepted = (t == RELEASE && n == 0) || (t == DECOMMIT && (n as i32) > 0);
+    if !accepted {
+        "5.2.1"
+    } else if !kernel && a >= 0x4000_0000 {
+        "5.2.2"
+    } else if t == RELEASE {
+        "5.2.3"
+    } else {
+        "5.2.4"
+    }
 }
 
 // ---------------------------------------------------------------- locked pages
@@ -378,17 +411,17 @@ fn a_reservation_with_locked_pages_is_not_released_or_decommitted() {
         w.enter_app(kernel);
         assert_fails(
             w.t.virtual_free(b, 0, RELEASE),
-            ErrorCode::InvalidParameter,
+            (ErrorCode::InvalidParameter, "5.2.3"),
             &w,
         );
         assert_fails(
             w.t.virtual_free(b + 0x2000, 1, DECOMMIT),
-            ErrorCode::InvalidParameter,
+            (ErrorCode::InvalidParameter, "5.2.4"),
             &w,
         );
         assert_fails(
             w.t.virtual_free(b, 0x5000, DECOMMIT),
-            ErrorCode::InvalidParameter,
+            (ErrorCode::InvalidParameter, "5.2.4"),
             &w,
         );
         assert_eq!(w.free_frames(), frames);
@@ -457,22 +490,22 @@ fn virtual_free_ex_handle_checks_come_before_the_arguments() {
     ] {
         assert_fails(
             w.t.virtual_free_ex(Handle(0xDEAD), a, n, t),
-            ErrorCode::InvalidHandle,
+            (ErrorCode::InvalidHandle, "2"),
             &w,
         );
         assert_fails(
             w.t.virtual_free_ex(Handle::NULL, a, n, t),
-            ErrorCode::InvalidHandle,
+            (ErrorCode::InvalidHandle, "2"),
             &w,
         );
         assert_fails(
             w.t.virtual_free_ex(closed, a, n, t),
-            ErrorCode::InvalidHandle,
+            (ErrorCode::InvalidHandle, "2"),
             &w,
         );
         assert_fails(
             w.t.virtual_free_ex(weak, a, n, t),
-            ErrorCode::AccessDenied,
+            (ErrorCode::AccessDenied, "2"),
             &w,
         );
     }
@@ -498,23 +531,23 @@ fn virtual_free_on_a_terminated_process_fails_with_6() {
     let frames = w.free_frames();
     assert_fails(
         w.t.virtual_free_ex(w.drv.into(), 0x10000, 0, RELEASE),
-        ErrorCode::InvalidHandle,
+        (ErrorCode::InvalidHandle, "2"),
         &w,
     );
     assert_fails(
         w.t.virtual_free_ex(h, 0x10000, 0, RELEASE),
-        ErrorCode::InvalidHandle,
+        (ErrorCode::InvalidHandle, "2"),
         &w,
     );
     // The thread is still in the terminated process.
     assert_fails(
         w.t.virtual_free(0x10000, 0, RELEASE),
-        ErrorCode::InvalidHandle,
+        (ErrorCode::InvalidHandle, "2"),
         &w,
     );
     assert_fails(
         w.t.virtual_free(0x10000, 0x1000, DECOMMIT),
-        ErrorCode::InvalidHandle,
+        (ErrorCode::InvalidHandle, "2"),
         &w,
     );
     assert_eq!(w.free_frames(), frames);

@@ -5,7 +5,8 @@ mod common;
 
 use cevm::{AllocType, ErrorCode, Handle, LockFlags, ProcessAccess, Protection, ce};
 use common::{
-    COMMIT, NA, RESERVE, RO, RW, World, assert_av, assert_fails, committed, p, q, reserved,
+    COMMIT, Expected, NA, RESERVE, RO, RW, World, assert_av, assert_fails, committed, p, q,
+    reserved,
 };
 
 /// A user-mode app with 4 committed read/write pages at 0x10000 (marker in each) in a
@@ -257,16 +258,19 @@ fn virtual_protect_ex_checks_the_handle_before_the_null_old_pointer() {
 #[test]
 fn non_positive_sizes_fail_with_87() {
     let (mut w, b) = with_pages();
+    // In kernel mode, so that §3's user pointer rule (which also rejects a negative
+    // size) cannot be the check that fires.
+    w.kmode(w.app);
     for n in [0, 0x8000_0000, 0xFFFF_FFFF] {
         assert_fails(
             w.t.virtual_protect(b, n, RO),
-            ErrorCode::InvalidParameter,
+            (ErrorCode::InvalidParameter, "5.3.2"),
             &w,
         );
     }
     assert_fails(
         w.t.virtual_protect(b, 0x7FFF_FFFF, RO),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.3.2"),
         &w,
     );
     assert_pages_intact(&mut w, b);
@@ -281,22 +285,22 @@ fn protect_past_the_requested_size_fails_in_both_modes() {
         w.enter_app(kernel);
         assert_fails(
             w.t.virtual_protect(b, 101, RO),
-            ErrorCode::InvalidParameter,
+            (ErrorCode::InvalidParameter, "5.3.2"),
             &w,
         );
         assert_fails(
             w.t.virtual_protect(b, 0x1000, RO),
-            ErrorCode::InvalidParameter,
+            (ErrorCode::InvalidParameter, "5.3.2"),
             &w,
         );
         assert_fails(
             w.t.virtual_protect(b + 100, 1, RO),
-            ErrorCode::InvalidParameter,
+            (ErrorCode::InvalidParameter, "5.3.2"),
             &w,
         );
         assert_fails(
             w.t.virtual_protect(b + 200, 4, RO),
-            ErrorCode::InvalidParameter,
+            (ErrorCode::InvalidParameter, "5.3.2"),
             &w,
         );
         assert_eq!(q(&mut w, b), committed(b, b, 0x1000, RW));
@@ -316,12 +320,12 @@ fn protect_across_two_reservations_or_outside_any_fails() {
     assert_eq!((a, b), (0x10000, 0x20000));
     assert_fails(
         w.t.virtual_protect(0x1F000, 0x2000, RO),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.3.2"),
         &w,
     );
     assert_fails(
         w.t.virtual_protect(0x30000, 0x1000, RO),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.3.2"),
         &w,
     );
     assert_eq!(q(&mut w, a), committed(a, a, 0x10000, RW));
@@ -350,7 +354,7 @@ fn invalid_protections_fail_with_87() {
     ] {
         assert_fails(
             w.t.virtual_protect(b, 0x1000, p(bad)),
-            ErrorCode::InvalidParameter,
+            (ErrorCode::InvalidParameter, "5.3.3"),
             &w,
         );
     }
@@ -365,22 +369,22 @@ fn the_range_is_checked_before_the_protection() {
     w.t.lock_pages(b, 0x1000, LockFlags::READ).unwrap();
     assert_fails(
         w.t.virtual_protect(b, 0, RO),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.3.2"),
         &w,
     );
     assert_fails(
         w.t.virtual_protect(b, 0x6000, RO),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.3.2"),
         &w,
     );
     assert_fails(
         w.t.virtual_protect(b, 0x1000, p(0x08)),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.3.3"),
         &w,
     );
     assert_fails(
         w.t.virtual_protect(b, 0x1000, Protection::empty()),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.3.3"),
         &w,
     );
     assert_pages_intact(&mut w, b);
@@ -399,18 +403,18 @@ fn a_locked_page_gives_sharing_violation_before_the_commit_check() {
         w.enter_app(kernel);
         assert_fails(
             w.t.virtual_protect(b + 0x3000, 1, RO),
-            ErrorCode::SharingViolation,
+            (ErrorCode::SharingViolation, "5.3.4"),
             &w,
         );
         assert_fails(
             w.t.virtual_protect(b, 0x4000, RO),
-            ErrorCode::SharingViolation,
+            (ErrorCode::SharingViolation, "5.3.4"),
             &w,
         );
         // The range also holds the uncommitted page b + 0x4000: still 32.
         assert_fails(
             w.t.virtual_protect(b + 0x3000, 0x2000, RO),
-            ErrorCode::SharingViolation,
+            (ErrorCode::SharingViolation, "5.3.4"),
             &w,
         );
         assert_pages_intact(&mut w, b);
@@ -431,12 +435,12 @@ fn a_range_with_an_uncommitted_page_fails_and_changes_nothing() {
     let (mut w, b) = with_pages();
     assert_fails(
         w.t.virtual_protect(b + 0x3000, 0x2000, RO),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.3.5"),
         &w,
     );
     assert_fails(
         w.t.virtual_protect(b + 0x4000, 1, RO),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.3.5"),
         &w,
     );
     w.t.virtual_free(b + 0x1000, 0x1000, AllocType::DECOMMIT)
@@ -444,7 +448,7 @@ fn a_range_with_an_uncommitted_page_fails_and_changes_nothing() {
     w.check();
     assert_fails(
         w.t.virtual_protect(b, 0x3000, RO),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.3.5"),
         &w,
     );
     assert_eq!(
@@ -468,12 +472,12 @@ fn auto_commit_and_image_reserved_pages_cannot_be_protected() {
     let frames = w.free_frames();
     assert_fails(
         w.t.virtual_protect(a, 0x1000, RO),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.3.5"),
         &w,
     );
     assert_fails(
         w.t.virtual_protect(i, 0x1000, RO),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "5.3.5"),
         &w,
     );
     assert_eq!(w.free_frames(), frames, "protect does not auto-commit");
@@ -492,11 +496,13 @@ fn hostile_addresses_and_sizes_fail_with_87() {
         w.enter_app(kernel);
         for a in [0, 0xFFFF_F000, 0x4000_0000, 0x7000_0000, 0x8000_0000] {
             for n in [0, 0xFFFF_FFFF, 0x8000_0000, 0x7FFF_FFFF, 0x1000] {
-                assert_fails(
-                    w.t.virtual_protect(a, n, RW),
-                    ErrorCode::InvalidParameter,
-                    &w,
-                );
+                // No record holds any of these ranges (step 2); in user mode most also
+                // fail §3's pointer rule, and the spec does not order the two.
+                let expected = Expected {
+                    code: ErrorCode::InvalidParameter,
+                    step: kernel.then_some("5.3.2"),
+                };
+                assert_fails(w.t.virtual_protect(a, n, RW), expected, &w);
             }
         }
     }
@@ -545,17 +551,17 @@ fn virtual_protect_ex_handle_checks_come_before_the_arguments() {
     for (a, n, prot) in [(b, 0x1000, RO), (0xFFFF_F000, 0, Protection::empty())] {
         assert_fails(
             w.t.virtual_protect_ex(Handle(0xDEAD), a, n, prot),
-            ErrorCode::InvalidHandle,
+            (ErrorCode::InvalidHandle, "2"),
             &w,
         );
         assert_fails(
             w.t.virtual_protect_ex(closed, a, n, prot),
-            ErrorCode::InvalidHandle,
+            (ErrorCode::InvalidHandle, "2"),
             &w,
         );
         assert_fails(
             w.t.virtual_protect_ex(weak, a, n, prot),
-            ErrorCode::AccessDenied,
+            (ErrorCode::AccessDenied, "2"),
             &w,
         );
     }
@@ -570,17 +576,17 @@ fn virtual_protect_on_a_terminated_process_fails_with_6() {
     let h = w.terminate_with_handle(w.drv);
     assert_fails(
         w.t.virtual_protect_ex(w.drv.into(), 0x10000, 0x1000, RO),
-        ErrorCode::InvalidHandle,
+        (ErrorCode::InvalidHandle, "2"),
         &w,
     );
     assert_fails(
         w.t.virtual_protect_ex(h, 0x10000, 0x1000, RO),
-        ErrorCode::InvalidHandle,
+        (ErrorCode::InvalidHandle, "2"),
         &w,
     );
     assert_fails(
         w.t.virtual_protect(0x10000, 0x1000, RO),
-        ErrorCode::InvalidHandle,
+        (ErrorCode::InvalidHandle, "2"),
         &w,
     );
     let mut old = 0;
@@ -604,16 +610,18 @@ fn user_mode_protect_is_held_to_the_user_pointer_rule() {
         w.t.virtual_alloc(0, 0x1000, AllocType::COMMIT, Protection::READWRITE)
             .unwrap();
     w.user(w.app);
+    // kv is in the kernel's tables (§3) and inside NK.EXE's record, so §5.3 has nothing
+    // against it: only §3's user pointer rule, which every user-mode call obeys, rejects it.
     assert_fails(
         w.t.virtual_protect(kv, 0x1000, Protection::NOACCESS),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "3"),
         &w,
     );
     // Through a handle too: the rule is about the caller's mode, not the process.
     let nk = Handle::from(w.kernel.kernel_pid());
     assert_fails(
         w.t.virtual_protect_ex(nk, kv, 0x1000, Protection::NOACCESS),
-        ErrorCode::InvalidParameter,
+        (ErrorCode::InvalidParameter, "3"),
         &w,
     );
     w.nk();

@@ -12,12 +12,20 @@ fn a_buffer_shorter_than_28_bytes_fails_with_bad_length() {
     let mut w = World::new();
     w.user(w.app);
     for len in [0, 1, 27] {
-        assert_fails(w.t.virtual_query(0x10000, len), ErrorCode::BadLength, &w);
+        assert_fails(
+            w.t.virtual_query(0x10000, len),
+            (ErrorCode::BadLength, "5.4.1"),
+            &w,
+        );
         // The length is checked before the address.
-        assert_fails(w.t.virtual_query(0, len), ErrorCode::BadLength, &w);
+        assert_fails(
+            w.t.virtual_query(0, len),
+            (ErrorCode::BadLength, "5.4.1"),
+            &w,
+        );
         assert_fails(
             w.t.virtual_query(0xFFFF_FFFF, len),
-            ErrorCode::BadLength,
+            (ErrorCode::BadLength, "5.4.1"),
             &w,
         );
     }
@@ -38,7 +46,11 @@ fn addresses_in_the_first_64k_cannot_be_queried_in_either_mode() {
     for kernel in [false, true] {
         w.enter_app(kernel);
         for a in [0, 0x5000, 0x5FFF, 0xF000, 0xFFFF] {
-            assert_fails(w.t.virtual_query(a, 28), ErrorCode::InvalidParameter, &w);
+            assert_fails(
+                w.t.virtual_query(a, 28),
+                (ErrorCode::InvalidParameter, "5.4.2"),
+                &w,
+            );
         }
         assert_eq!(q(&mut w, 0x10000), free_info(0x10000, 0x3FFF_0000));
     }
@@ -58,7 +70,11 @@ fn user_mode_queries_follow_the_read_pointer_rule() {
         0xFFFF_F000,
         0xFFFF_FFFF,
     ] {
-        assert_fails(w.t.virtual_query(a, 28), ErrorCode::InvalidParameter, &w);
+        assert_fails(
+            w.t.virtual_query(a, 28),
+            (ErrorCode::InvalidParameter, "5.4.2"),
+            &w,
+        );
     }
     // Kernel mode has no such rule.
     w.kmode(w.app);
@@ -374,7 +390,7 @@ fn virtual_query_ex_with_a_dead_handle_fails_with_6_before_the_arguments() {
         for (a, len) in [(0x10000, 28), (0, 0), (0xFFFF_FFFF, 27)] {
             assert_fails(
                 w.t.virtual_query_ex(h, a, len),
-                ErrorCode::InvalidHandle,
+                (ErrorCode::InvalidHandle, "2"),
                 &w,
             );
         }
@@ -387,10 +403,14 @@ fn virtual_query_in_a_terminated_active_process_fails_with_6() {
     w.kmode(w.app);
     w.t.terminate_process(Handle::CURRENT_PROCESS, 0).unwrap();
     w.check();
-    assert_fails(w.t.virtual_query(0x10000, 28), ErrorCode::InvalidHandle, &w);
+    assert_fails(
+        w.t.virtual_query(0x10000, 28),
+        (ErrorCode::InvalidHandle, "2"),
+        &w,
+    );
     assert_fails(
         w.t.virtual_query_ex(Handle::CURRENT_PROCESS, 0x10000, 28),
-        ErrorCode::InvalidHandle,
+        (ErrorCode::InvalidHandle, "2"),
         &w,
     );
 }
