@@ -352,7 +352,7 @@ impl Thread {
         if (a & 0xFFF) + len > 0x1000 {
             return None;
         }
-        let (host, perms) = self.kernel.translate(&self.active, a, self.mode)?;
+        let (host, perms) = self.kernel.translate(&self.vm, a, self.mode)?;
         self.tlb.insert(generation, a, perms, host);
         (perms & perm != 0).then(|| (host + (a & 0xFFF) as usize) as *mut u8)
     }
@@ -373,7 +373,7 @@ impl Thread {
         }
         let mut buf = [0u8; N];
         self.kernel
-            .with_host_range(&self.active, a, N, kind, self.mode, |done, p, len| {
+            .with_host_range(&self.vm, a, N, kind, self.mode, |done, p, len| {
                 // SAFETY: p is valid for len bytes of a mapped frame and buf has room.
                 unsafe { std::ptr::copy_nonoverlapping(p, buf.as_mut_ptr().add(done), len) };
             })?;
@@ -405,7 +405,7 @@ impl Thread {
             }
         }
         self.kernel.with_host_range(
-            &self.active,
+            &self.vm,
             a,
             buf.len(),
             AccessKind::Read,
@@ -427,7 +427,7 @@ impl Thread {
             }
         }
         self.kernel.with_host_range(
-            &self.active,
+            &self.vm,
             a,
             data.len(),
             AccessKind::Write,

@@ -23,7 +23,11 @@ pub const STATUS_GUARD_PAGE_VIOLATION: u32 = 0x8000_0001;
 /// Size of `MEMORY_BASIC_INFORMATION` on 32-bit CE.
 pub const MEMORY_BASIC_INFORMATION_SIZE: u32 = 28;
 
-/// Every named constant of semantics.md §1 as `(name, value)`, for front ends that
+/// `MARSHAL_CICO_SIZE` (2 × MAX_PATH): kernel-mode asynchronous buffers of at most this
+/// cb are copied in and out, larger ones aliased (semantics.md §7.2).
+pub const MARSHAL_CICO_SIZE: u32 = 520;
+
+/// Every named constant of semantics.md (§1 and §7) as `(name, value)`, for front ends that
 /// publish them (the script language, a C header).
 pub const NAMED_CONSTANTS: &[(&str, u32)] = &[
     ("PAGE_NOACCESS", 0x01),
@@ -69,6 +73,23 @@ pub const NAMED_CONSTANTS: &[(&str, u32)] = &[
     ("ERROR_NOACCESS", 998),
     ("STATUS_ACCESS_VIOLATION", STATUS_ACCESS_VIOLATION),
     ("STATUS_GUARD_PAGE_VIOLATION", STATUS_GUARD_PAGE_VIOLATION),
+    ("ARG_DW", 0x0),
+    ("ARG_I_PTR", crate::ArgDescriptor::I_PTR.0),
+    ("ARG_I_WSTR", crate::ArgDescriptor::I_WSTR.0),
+    ("ARG_I_ASTR", crate::ArgDescriptor::I_ASTR.0),
+    ("ARG_I_PDW", 0x7),
+    ("ARG_O_PTR", crate::ArgDescriptor::O_PTR.0),
+    ("ARG_O_PDW", crate::ArgDescriptor::O_PDW.0),
+    ("ARG_O_PI64", crate::ArgDescriptor::O_PI64.0),
+    ("ARG_IO_PTR", crate::ArgDescriptor::IO_PTR.0),
+    ("ARG_IO_PDW", crate::ArgDescriptor::IO_PDW.0),
+    ("ARG_IO_PI64", crate::ArgDescriptor::IO_PI64.0),
+    ("MARSHAL_FORCE_ALIAS", crate::ArgDescriptor::FORCE_ALIAS),
+    ("MARSHAL_CICO_SIZE", MARSHAL_CICO_SIZE),
+    ("S_OK", crate::HResult::S_OK.0),
+    ("E_INVALIDARG", crate::HResult::E_INVALIDARG.0),
+    ("E_ACCESSDENIED", crate::HResult::E_ACCESSDENIED.0),
+    ("E_OUTOFMEMORY", crate::HResult::E_OUTOFMEMORY.0),
     (
         "VA_ATTR_WRITE_THROUGH",
         crate::PageAttributes::WRITE_THROUGH.bits(),

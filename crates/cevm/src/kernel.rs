@@ -303,6 +303,7 @@ impl Kernel {
             let mut space = proc.space();
             let bases: Vec<u32> = space.records.keys().copied().collect();
             space.locks.clear();
+            space.duplicates.clear();
             for b in bases {
                 space.unreserve(b, &mut frames);
             }

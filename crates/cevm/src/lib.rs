@@ -9,8 +9,8 @@
 //! checks) follows `semantics.md`; the places where cevm deliberately differs from CE
 //! are listed in `docs/deviations.md`.
 //!
-//! Every call is a method on a [`Thread`], made in its context (active process, user or
-//! kernel mode, direct caller). A failing call returns an [`Error`] carrying the Win32
+//! Every call is a method on a [`Thread`], made in its [`Context`] (active process, VM
+//! process, user or kernel mode, direct caller, owner). A failing call returns an [`Error`] carrying the Win32
 //! code and a sentence, sets the thread's last error, and changes nothing.
 //!
 //! ## The VirtualAllocCopyEx story
@@ -66,8 +66,10 @@ mod arena;
 mod calls;
 pub mod ce;
 pub mod consts;
+mod descriptor;
 mod error;
 mod flags;
+mod hresult;
 mod invariants;
 mod kernel;
 pub mod layout;
@@ -82,12 +84,14 @@ mod tlb;
 
 pub use access::AccessKind;
 pub use calls::{MemoryInfo, MemoryStatus, SystemInfo};
+pub use descriptor::ArgDescriptor;
 pub use error::{Error, ErrorCode, Exception, Result};
 pub use flags::{
     Access, AllocType, LockFlags, PageAttributes, ProcessAccess, Protection, ValidProtection,
 };
+pub use hresult::{HResult, MarshalFailure};
 pub use kernel::{Config, Kernel, Mode};
 pub use maps::{OtherMapping, Region, protection_name};
 pub use process::{Handle, Pid, Process};
 pub use pte::{PageState, ReserveKind};
-pub use thread::Thread;
+pub use thread::{Context, Thread};

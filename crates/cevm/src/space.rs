@@ -1,5 +1,5 @@
-//! An address space: its page table, reservation ("VA") records, lock records and the
-//! placement cursors.
+//! An address space: its page table, reservation ("VA") records, lock records, the
+//! marshalling helpers' live duplicates and the placement cursors.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -82,6 +82,26 @@ impl LockRecord {
     }
 }
 
+/// A live duplicate made by a marshalling helper (semantics.md §7 "Duplicates"): a
+/// committed read/write region of `size + 16` bytes whose base + 16 was handed out. It is
+/// kept beside the reservation record of its region and dies with it (released by any
+/// path, VirtualFree included, or with the process).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Duplicate {
+    /// The pointer handed out: the region's base + 16.
+    pub ptr: u32,
+    /// The source pointer it was copied from.
+    pub source: u32,
+    /// Its size in bytes (the effective size at creation).
+    pub size: u32,
+    /// The source process: GetCallerVMProcessId when it was made.
+    pub source_process: crate::process::Pid,
+    /// The descriptor given to the helper that made it.
+    pub desc: u32,
+    /// The cb given to the helper that made it.
+    pub cb: u32,
+}
+
 /// The memory of one process (or of the kernel, whose tables also hold the shared heap
 /// and the kernel half for everyone).
 #[derive(Debug)]
@@ -92,6 +112,8 @@ pub struct AddressSpace {
     pub records: BTreeMap<u32, Reservation>,
     /// Lock records, in the order they were made.
     pub locks: Vec<LockRecord>,
+    /// Live duplicates of the marshalling helpers, by the base of their region.
+    pub duplicates: BTreeMap<u32, Duplicate>,
     /// Where NULL-address placement starts (user area or kernel VM).
     pub cursor: u32,
     /// Where shared-heap placement starts (kernel only).
@@ -110,6 +132,7 @@ impl AddressSpace {
             table: PageTable::new(generation),
             records: BTreeMap::new(),
             locks: Vec::new(),
+            duplicates: BTreeMap::new(),
             cursor,
             shared_cursor: SHARED_HEAP_BASE,
             cursor_floor: floor,
@@ -264,6 +287,7 @@ impl AddressSpace {
         let Some(r) = self.records.remove(&base) else {
             return;
         };
+        self.duplicates.remove(&base);
         let pages = ((r.page_end() - u64::from(base)) / u64::from(PAGE_SIZE)) as u32;
         self.table.update_range(base, pages, |_, e| {
             if e.is_committed() {

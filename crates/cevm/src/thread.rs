@@ -1,5 +1,6 @@
-//! A calling thread: the context every call is made in (active process, mode, direct
-//! caller) and its last error.
+//! A calling thread: the context every call is made in (semantics.md §2 "Contexts": the
+//! active process P, the VM process V, the mode, the direct caller C and the owner O), the
+//! process-identity calls of §5.13, and its last error.
 
 use std::sync::Arc;
 
@@ -9,25 +10,73 @@ use crate::kernel::{Kernel, Mode};
 use crate::process::{Handle, Pid, Process};
 use crate::tlb::Tlb;
 
+/// A thread's context (semantics.md §2 "Contexts"). `vm` defaults to `process`; `owner`
+/// defaults to `caller` when one is named, else to `process`; no `caller` means the host
+/// named none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Context {
+    /// The active process P: whose code runs (GetCurrentProcessId, the pseudo handle
+    /// 0x42, the non-Ex calls).
+    pub process: Pid,
+    /// User or kernel mode.
+    pub mode: Mode,
+    /// The VM process V: whose user address space is mapped (addresses below 0x70000000,
+    /// LockPages/UnlockPages). `None`: the active process.
+    pub vm: Option<Pid>,
+    /// The direct caller C, when the host names one.
+    pub caller: Option<Pid>,
+    /// The owner O, the process that created the thread. `None`: the caller, else the
+    /// active process.
+    pub owner: Option<Pid>,
+}
+
+impl Context {
+    /// A context in `process` and `mode` with every default: V = P, no caller, O = P.
+    pub fn new(process: Pid, mode: Mode) -> Self {
+        Self {
+            process,
+            mode,
+            vm: None,
+            caller: None,
+            owner: None,
+        }
+    }
+
+    /// The same context with `vm`, `owner` resolved to the processes they default to.
+    fn resolved(self) -> Self {
+        Self {
+            vm: Some(self.vm.unwrap_or(self.process)),
+            owner: Some(self.owner.or(self.caller).unwrap_or(self.process)),
+            ..self
+        }
+    }
+}
+
 /// A thread of the emulated system. Every call is a method on it, made in its context;
 /// a failing call sets its last error (a successful one leaves it unchanged).
 #[derive(Debug)]
 pub struct Thread {
     pub(crate) kernel: Kernel,
     pub(crate) active: Arc<Process>,
+    /// The VM process V, whose tables serve addresses below the shared heap (§6).
+    pub(crate) vm: Arc<Process>,
     pub(crate) mode: Mode,
     caller: Option<Pid>,
+    owner: Pid,
     last_error: u32,
     pub(crate) tlb: Tlb,
 }
 
 impl Thread {
     pub(crate) fn new(kernel: Kernel, active: Arc<Process>) -> Self {
+        let owner = active.pid();
         Self {
             kernel,
+            vm: active.clone(),
             active,
             mode: Mode::Kernel,
             caller: None,
+            owner,
             last_error: 0,
             tlb: Tlb::new(),
         }
@@ -38,18 +87,56 @@ impl Thread {
         &self.kernel
     }
 
-    /// Switches the thread into process `pid` in `mode`; `caller` is the process
-    /// GetDirectCallerProcessId reports (the kernel's when `None`).
+    /// Switches the thread into process `pid` in `mode` with `caller` as its direct
+    /// caller: P = V = `pid`, C = `caller`, O = `caller` or else `pid` (the short form of
+    /// [`enter_context`](Self::enter_context)).
     pub fn enter(&mut self, pid: Pid, mode: Mode, caller: Option<Pid>) -> Result<()> {
-        let proc = self
-            .kernel
-            .process(pid)
-            .ok_or_else(|| Error::bad_handle(format!("no live process has id 0x{:X}", pid.0)))?;
-        self.active = proc;
-        self.mode = mode;
-        self.caller = caller;
+        self.enter_context(Context {
+            caller,
+            ..Context::new(pid, mode)
+        })
+    }
+
+    /// Switches the thread into the full context `ctx`. Every process it names must be
+    /// live, else `ERROR_INVALID_HANDLE` and nothing changes. The translation cache is
+    /// flushed: the thread may now see other tables in another mode.
+    pub fn enter_context(&mut self, ctx: Context) -> Result<()> {
+        let ctx = ctx.resolved();
+        let vm_pid = ctx.vm.unwrap_or(ctx.process);
+        let owner = ctx.owner.unwrap_or(ctx.process);
+        let (active, vm) = {
+            let table = self.kernel.table();
+            let live = |pid: Pid, role: &str| {
+                table.processes.get(&pid).cloned().ok_or_else(|| {
+                    Error::bad_handle(format!("the {role} 0x{:X} is not a live process", pid.0))
+                })
+            };
+            let active = live(ctx.process, "process")?;
+            let vm = live(vm_pid, "VM process")?;
+            if let Some(c) = ctx.caller {
+                live(c, "caller")?;
+            }
+            live(owner, "owner")?;
+            (active, vm)
+        };
+        self.active = active;
+        self.vm = vm;
+        self.mode = ctx.mode;
+        self.caller = ctx.caller;
+        self.owner = owner;
         self.tlb.flush();
         Ok(())
+    }
+
+    /// The thread's context, with `vm` and `owner` resolved (always `Some`).
+    pub fn context(&self) -> Context {
+        Context {
+            process: self.active.pid(),
+            mode: self.mode,
+            vm: Some(self.vm.pid()),
+            caller: self.caller,
+            owner: Some(self.owner),
+        }
     }
 
     /// The active process.
@@ -77,20 +164,46 @@ impl Thread {
         self.last_error = e;
     }
 
-    /// `GetCurrentProcessId`: the active process's id.
+    /// The VM process V.
+    pub fn vm(&self) -> &Arc<Process> {
+        &self.vm
+    }
+
+    /// `GetCurrentProcessId`: P's id.
     pub fn current_process_id(&self) -> Pid {
         self.active.pid()
     }
 
-    /// `GetCallerVMProcessId`: the active process's id.
+    /// `GetCallerVMProcessId` (§5.13): V's id in kernel mode; in user mode C's id when the
+    /// host named a caller, else O's.
     pub fn caller_vm_process_id(&self) -> Pid {
-        self.active.pid()
+        match self.mode {
+            Mode::Kernel => self.vm.pid(),
+            Mode::User => self.caller.unwrap_or(self.owner),
+        }
     }
 
-    /// `GetDirectCallerProcessId`: the process that called into the current kernel-mode
-    /// code, as the host said with [`Thread::enter`]; the kernel's id when none.
+    /// `GetDirectCallerProcessId` (§5.13): C's id when the host named a caller, else V's
+    /// in kernel mode and O's in user mode.
     pub fn direct_caller_process_id(&self) -> Pid {
-        self.caller.unwrap_or_else(|| self.kernel.kernel_pid())
+        match self.mode {
+            Mode::Kernel => self.caller.unwrap_or(self.vm.pid()),
+            Mode::User => self.caller.unwrap_or(self.owner),
+        }
+    }
+
+    /// `GetOwnerProcess` (§5.13, typed HANDLE but an id): O's id.
+    pub fn owner_process(&self) -> Pid {
+        self.owner
+    }
+
+    /// `GetCallerProcess` (§5.13, typed HANDLE but an id): in kernel mode the same as
+    /// GetDirectCallerProcessId; in user mode C's id when the host named a caller, else 0.
+    pub fn caller_process(&self) -> u32 {
+        match self.mode {
+            Mode::Kernel => self.direct_caller_process_id().0,
+            Mode::User => self.caller.map_or(0, |c| c.0),
+        }
     }
 
     /// Records a failure as the last error and passes the result on.
@@ -145,6 +258,16 @@ impl Thread {
     /// The active process, as the non-Ex calls use it.
     pub(crate) fn active_checked(&self) -> Result<Arc<Process>> {
         self.resolve(Handle::CURRENT_PROCESS, ProcessAccess::empty(), None)
+    }
+
+    /// The VM process, as LockPages/UnlockPages use it (§5.7), with the handle checks of
+    /// §2 in their order: a terminated VM process (6), then the kernel-only rule (`code`).
+    pub(crate) fn vm_checked(&self, code: ErrorCode) -> Result<Arc<Process>> {
+        if !self.vm.is_alive() {
+            return Err(Error::bad_handle("the VM process has been terminated"));
+        }
+        self.require_kernel(code)?;
+        Ok(self.vm.clone())
     }
 
     /// Fails with `code` when the thread is in user mode.

@@ -145,10 +145,10 @@ fn process_ids_follow_the_context() {
     assert_eq!(w.t.current_process_id(), w.drv);
     assert_eq!(w.t.caller_vm_process_id(), w.drv);
     assert_eq!(w.t.direct_caller_process_id(), w.app);
-    // Without a caller the kernel's id is reported.
+    // User mode without a caller: the owner, here the process itself (§5.13).
     w.t.enter(w.drv, Mode::User, None).unwrap();
     assert_eq!(w.t.current_process_id(), w.drv);
-    assert_eq!(w.t.direct_caller_process_id(), k);
+    assert_eq!(w.t.direct_caller_process_id(), w.drv);
     // The ids are distinct and each is the process's own.
     assert_ne!(w.app, w.drv);
     assert_ne!(w.app, k);

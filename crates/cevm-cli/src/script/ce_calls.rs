@@ -6,7 +6,10 @@
 //! error code) and translates the result to CE conventions: 0 / FALSE on failure, the
 //! thread's last error set by the library.
 
-use cevm::{AllocType, Handle, LockFlags, PageAttributes, Pid, ProcessAccess, Protection};
+use cevm::{
+    AllocType, ArgDescriptor, HResult, Handle, LockFlags, PageAttributes, Pid, ProcessAccess,
+    Protection,
+};
 use rhai::{Blob, Dynamic, Map};
 
 use super::binding::{Binding, Call, Outcome};
@@ -48,6 +51,15 @@ pub static BINDINGS: &[Binding] = &[
     Binding::ce("GetCurrentProcessId", &[], "id", get_current_process_id),
     Binding::ce("GetCallerVMProcessId", &[], "id", get_caller_vm_process_id),
     Binding::ce("GetDirectCallerProcessId", &[], "id", get_direct_caller_process_id),
+    Binding::ce("GetOwnerProcess", &[], "id", get_owner_process),
+    Binding::ce("GetCallerProcess", &[], "id (0 possible in user mode)", get_caller_process),
+    Binding::ce("CeOpenCallerBuffer", &["pSrc", "cb", "desc", "force"], "#{ret, ppDestMarshalled}", ce_open_caller_buffer),
+    Binding::ce("CeCloseCallerBuffer", &["pDest", "pSrc", "cb", "desc"], "HRESULT", ce_close_caller_buffer),
+    Binding::ce("CeAllocAsynchronousBuffer", &["pSrc", "cb", "desc"], "#{ret, ppDestAsyncMarshalled}", ce_alloc_asynchronous_buffer),
+    Binding::ce("CeFreeAsynchronousBuffer", &["pAsync", "pSrc", "cb", "desc"], "HRESULT", ce_free_asynchronous_buffer),
+    Binding::ce("CeFlushAsynchronousBuffer", &["pAsync", "pSrc", "pSrcUnmarshalled", "cb", "desc"], "HRESULT", ce_flush_asynchronous_buffer),
+    Binding::ce("CeAllocDuplicateBuffer", &["pSrc", "cb", "desc"], "#{ret, ppDestDuplicate}", ce_alloc_duplicate_buffer),
+    Binding::ce("CeFreeDuplicateBuffer", &["pDest", "pSrc", "cb", "desc"], "HRESULT", ce_free_duplicate_buffer),
     Binding::ce("GetLastError", &[], "int", get_last_error),
     Binding::ce("SetLastError", &["e"], "nothing", set_last_error),
     Binding::ce("GetSystemInfo", &[], "#{dwPageSize, …}", get_system_info),
@@ -377,6 +389,91 @@ fn get_caller_vm_process_id(c: &mut Call<'_>) -> Outcome {
 
 fn get_direct_caller_process_id(c: &mut Call<'_>) -> Outcome {
     Ok(int(c.thread().direct_caller_process_id().0))
+}
+
+fn get_owner_process(c: &mut Call<'_>) -> Outcome {
+    Ok(int(c.thread().owner_process().0))
+}
+
+fn get_caller_process(c: &mut Call<'_>) -> Outcome {
+    Ok(int(c.thread().caller_process()))
+}
+
+// ---- The marshalling helpers (semantics.md §7) -------------------------------------------
+
+/// `#{ret, <out>}` with the out-pointer only when the helper wrote it.
+fn marshalled(r: Result<u32, cevm::MarshalFailure>, out: &str) -> Dynamic {
+    let (hr, written) = match r {
+        Ok(p) => (HResult::S_OK, Some(p)),
+        Err(f) => (f.hr, f.written),
+    };
+    let mut m = Map::new();
+    m.insert("ret".into(), int(hr.0));
+    if let Some(p) = written {
+        m.insert(out.into(), int(p));
+    }
+    m.into()
+}
+
+fn hresult(r: Result<(), HResult>) -> Dynamic {
+    int(r.err().unwrap_or(HResult::S_OK).0)
+}
+
+fn ce_open_caller_buffer(c: &mut Call<'_>) -> Outcome {
+    let (src, cb, desc, force) = (c.dword()?, c.dword()?, c.dword()?, c.boolean()?);
+    let r = c
+        .thread()
+        .ce_open_caller_buffer(src, cb, ArgDescriptor(desc), force);
+    Ok(marshalled(r, "ppDestMarshalled"))
+}
+
+fn ce_close_caller_buffer(c: &mut Call<'_>) -> Outcome {
+    let (dest, src, cb, desc) = (c.dword()?, c.dword()?, c.dword()?, c.dword()?);
+    let r = c
+        .thread()
+        .ce_close_caller_buffer(dest, src, cb, ArgDescriptor(desc));
+    Ok(hresult(r))
+}
+
+fn ce_alloc_asynchronous_buffer(c: &mut Call<'_>) -> Outcome {
+    let (src, cb, desc) = (c.dword()?, c.dword()?, c.dword()?);
+    let r = c
+        .thread()
+        .ce_alloc_asynchronous_buffer(src, cb, ArgDescriptor(desc));
+    Ok(marshalled(r, "ppDestAsyncMarshalled"))
+}
+
+fn ce_free_asynchronous_buffer(c: &mut Call<'_>) -> Outcome {
+    let (p, src, cb, desc) = (c.dword()?, c.dword()?, c.dword()?, c.dword()?);
+    let r = c
+        .thread()
+        .ce_free_asynchronous_buffer(p, src, cb, ArgDescriptor(desc));
+    Ok(hresult(r))
+}
+
+fn ce_flush_asynchronous_buffer(c: &mut Call<'_>) -> Outcome {
+    let (p, src, unmarshalled) = (c.dword()?, c.dword()?, c.dword()?);
+    let (cb, desc) = (c.dword()?, c.dword()?);
+    let r = c
+        .thread()
+        .ce_flush_asynchronous_buffer(p, src, unmarshalled, cb, ArgDescriptor(desc));
+    Ok(hresult(r))
+}
+
+fn ce_alloc_duplicate_buffer(c: &mut Call<'_>) -> Outcome {
+    let (src, cb, desc) = (c.dword()?, c.dword()?, c.dword()?);
+    let r = c
+        .thread()
+        .ce_alloc_duplicate_buffer(src, cb, ArgDescriptor(desc));
+    Ok(marshalled(r, "ppDestDuplicate"))
+}
+
+fn ce_free_duplicate_buffer(c: &mut Call<'_>) -> Outcome {
+    let (dest, src, cb, desc) = (c.dword()?, c.dword()?, c.dword()?, c.dword()?);
+    let r = c
+        .thread()
+        .ce_free_duplicate_buffer(dest, src, cb, ArgDescriptor(desc));
+    Ok(hresult(r))
 }
 
 fn get_last_error(c: &mut Call<'_>) -> Outcome {

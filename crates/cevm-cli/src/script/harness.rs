@@ -2,7 +2,7 @@
 //! processes, devices, switching context), the maps, and the assertions scripts check
 //! themselves with.
 
-use cevm::Pid;
+use cevm::{Context, Pid};
 use rhai::{Dynamic, INT};
 
 use super::binding::{Binding, Call, Fail, Outcome};
@@ -20,6 +20,7 @@ pub static BINDINGS: &[Binding] = &[
     Binding::harness("add_device", &["name", "pa", "n"], "nothing", add_device),
     Binding::harness("enter", &["pid", "mode"], "nothing", enter),
     Binding::harness("enter", &["pid", "mode", "caller_pid"], "nothing", enter_for),
+    Binding::harness("enter", &["context"], "nothing", enter_context),
     Binding::harness("maps", &[], "text", maps_all),
     Binding::harness("maps", &["pid"], "text", maps_of),
     Binding::harness("assert", &["condition"], "nothing", assert),
@@ -92,14 +93,18 @@ fn add_device(c: &mut Call<'_>) -> Outcome {
     Ok(Dynamic::UNIT)
 }
 
-fn switch(c: &mut Call<'_>, pid: u32, mode: INT, caller: Option<u32>) -> Outcome {
-    let mode = constants::mode(mode).ok_or_else(|| {
+fn mode_of(mode: INT) -> Result<cevm::Mode, Fail> {
+    constants::mode(mode).ok_or_else(|| {
         misuse(format!(
             "mode must be KERNEL_MODE ({}) or USER_MODE ({}), not {mode}",
             constants::KERNEL_MODE,
             constants::USER_MODE
         ))
-    })?;
+    })
+}
+
+fn switch(c: &mut Call<'_>, pid: u32, mode: INT, caller: Option<u32>) -> Outcome {
+    let mode = mode_of(mode)?;
     c.thread()
         .enter(Pid(pid), mode, caller.map(Pid))
         .map_err(|e| misuse(e.to_string()))?;
@@ -114,6 +119,48 @@ fn enter(c: &mut Call<'_>) -> Outcome {
 fn enter_for(c: &mut Call<'_>) -> Outcome {
     let (pid, mode, caller) = (c.dword()?, c.integer()?, c.dword()?);
     switch(c, pid, mode, Some(caller))
+}
+
+/// `enter(#{process, mode, vm, caller, owner})`: `process` and `mode` required, the rest
+/// optional with the defaults of semantics.md §2 (`vm` = `process`, `owner` = `caller` or
+/// else `process`, no caller). An unknown key is reported rather than ignored.
+fn enter_context(c: &mut Call<'_>) -> Outcome {
+    let options = c.map()?;
+    let (mut process, mut mode) = (None, None);
+    let (mut vm, mut caller, mut owner) = (None, None, None);
+    for (key, value) in &options {
+        let n = value.as_int().map_err(|_| {
+            misuse(format!(
+                "{key} must be an integer, not {}",
+                values::type_label(value)
+            ))
+        })?;
+        match key.as_str() {
+            "process" => process = Some(Pid(values::dword(n))),
+            "mode" => mode = Some(mode_of(n)?),
+            "vm" => vm = Some(Pid(values::dword(n))),
+            "caller" => caller = Some(Pid(values::dword(n))),
+            "owner" => owner = Some(Pid(values::dword(n))),
+            other => {
+                return Err(misuse(format!(
+                    "unknown key {other:?} (the keys are process, mode, vm, caller and owner)"
+                )));
+            }
+        }
+    }
+    let process = process.ok_or_else(|| misuse("the context needs a process"))?;
+    let mode = mode.ok_or_else(|| misuse("the context needs a mode"))?;
+    let ctx = Context {
+        process,
+        mode,
+        vm,
+        caller,
+        owner,
+    };
+    c.thread()
+        .enter_context(ctx)
+        .map_err(|e| misuse(e.to_string()))?;
+    Ok(Dynamic::UNIT)
 }
 
 // ---- Maps -----------------------------------------------------------------------------------

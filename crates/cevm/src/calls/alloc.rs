@@ -38,7 +38,7 @@ impl Thread {
         self.track(r)
     }
 
-    fn alloc_in(
+    pub(crate) fn alloc_in(
         &self,
         proc: &Arc<Process>,
         a: u32,

@@ -12,16 +12,12 @@ use crate::space::LockRecord;
 use crate::thread::Thread;
 
 impl Thread {
-    /// `LockPages` in the active process: brings every page of `(a, n)` in (for writing
+    /// `LockPages` in the VM process V (§5.7): brings every page of `(a, n)` in (for writing
     /// with `LOCKFLAG_WRITE`) and keeps it committed until unlocked. Returns one physical
     /// address per page.
     pub fn lock_pages(&mut self, a: u32, n: u32, flags: LockFlags) -> Result<Vec<u64>> {
         let r = self
-            .resolve(
-                Handle::CURRENT_PROCESS,
-                ProcessAccess::VM_OPERATION,
-                Some(ErrorCode::NotSupported),
-            )
+            .vm_checked(ErrorCode::NotSupported)
             .and_then(|p| self.lock_in(&p, a, n, flags));
         self.track(r)
     }
@@ -44,15 +40,11 @@ impl Thread {
         self.track(r)
     }
 
-    /// `UnlockPages` in the active process: removes the lock record with exactly this
+    /// `UnlockPages` in the VM process V (§5.7): removes the lock record with exactly this
     /// page-aligned start and page count.
     pub fn unlock_pages(&mut self, a: u32, n: u32) -> Result<()> {
         let r = self
-            .resolve(
-                Handle::CURRENT_PROCESS,
-                ProcessAccess::VM_OPERATION,
-                Some(ErrorCode::NotSupported),
-            )
+            .vm_checked(ErrorCode::NotSupported)
             .and_then(|p| self.unlock_in(&p, a, n));
         self.track(r)
     }

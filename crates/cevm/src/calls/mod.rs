@@ -9,6 +9,7 @@ mod copy;
 mod free;
 mod io_space;
 mod lock;
+mod marshal;
 mod phys_mem;
 mod process_memory;
 mod processes;
