@@ -219,6 +219,9 @@ impl Harness {
                 };
                 format!("raised/{what}")
             }
+            Ret::Marshal { hr, out } => {
+                format!("hr {hr:08X}{}", if out.is_some() { " +out" } else { "" })
+            }
             _ => "ok".to_string(),
         };
         *self.stats.entry((op.name(), how)).or_default() += 1;
@@ -595,7 +598,6 @@ impl Harness {
                     s.allocation_granularity,
                 ])
             }
-            #[cfg(feature = "api10")]
             Op::Ids => Ret::Ids([
                 t.current_process_id().0,
                 t.caller_vm_process_id().0,
@@ -603,7 +605,6 @@ impl Harness {
                 t.owner_process().0,
                 t.caller_process(),
             ]),
-            #[cfg(feature = "api10")]
             Op::EnterContext {
                 process,
                 mode: m,
@@ -623,14 +624,12 @@ impl Harness {
                     Err(_) => Ret::Fail,
                 }
             }
-            #[cfg(feature = "api10")]
             Op::CeOpenCallerBuffer {
                 src,
                 cb,
                 desc,
                 force,
             } => handed(t.ce_open_caller_buffer(src.value(), cb, ArgDescriptor(desc), force)),
-            #[cfg(feature = "api10")]
             Op::CeCloseCallerBuffer {
                 dest,
                 src,
@@ -642,11 +641,9 @@ impl Harness {
                 cb,
                 ArgDescriptor(desc),
             )),
-            #[cfg(feature = "api10")]
             Op::CeAllocAsynchronousBuffer { src, cb, desc } => {
                 handed(t.ce_alloc_asynchronous_buffer(src.value(), cb, ArgDescriptor(desc)))
             }
-            #[cfg(feature = "api10")]
             Op::CeFreeAsynchronousBuffer {
                 async_ptr,
                 src,
@@ -658,7 +655,6 @@ impl Harness {
                 cb,
                 ArgDescriptor(desc),
             )),
-            #[cfg(feature = "api10")]
             Op::CeFlushAsynchronousBuffer {
                 async_ptr,
                 src,
@@ -672,11 +668,9 @@ impl Harness {
                 cb,
                 ArgDescriptor(desc),
             )),
-            #[cfg(feature = "api10")]
             Op::CeAllocDuplicateBuffer { src, cb, desc } => {
                 handed(t.ce_alloc_duplicate_buffer(src.value(), cb, ArgDescriptor(desc)))
             }
-            #[cfg(feature = "api10")]
             Op::CeFreeDuplicateBuffer {
                 dest,
                 src,
@@ -688,21 +682,6 @@ impl Harness {
                 cb,
                 ArgDescriptor(desc),
             )),
-            #[cfg(not(feature = "api10"))]
-            Op::Ids
-            | Op::EnterContext { .. }
-            | Op::CeOpenCallerBuffer { .. }
-            | Op::CeCloseCallerBuffer { .. }
-            | Op::CeAllocAsynchronousBuffer { .. }
-            | Op::CeFreeAsynchronousBuffer { .. }
-            | Op::CeFlushAsynchronousBuffer { .. }
-            | Op::CeAllocDuplicateBuffer { .. }
-            | Op::CeFreeDuplicateBuffer { .. } => {
-                return Err(format!(
-                    "{} needs the issue-10 library API (feature api10)",
-                    op.name()
-                ));
-            }
             Op::Read { a, width } => {
                 let a = a.value();
                 match width {
@@ -1002,10 +981,8 @@ fn hr_model(hr: u32) -> Ret {
     Ret::Marshal { hr, out: None }
 }
 
-#[cfg(feature = "api10")]
 use cevm::ArgDescriptor;
 
-#[cfg(feature = "api10")]
 fn handed(r: Result<u32, cevm::MarshalFailure>) -> Ret {
     match r {
         Ok(p) => Ret::Marshal {
@@ -1019,7 +996,6 @@ fn handed(r: Result<u32, cevm::MarshalFailure>) -> Ret {
     }
 }
 
-#[cfg(feature = "api10")]
 fn hresult(r: Result<(), cevm::HResult>) -> Ret {
     match r {
         Ok(()) => Ret::Marshal { hr: 0, out: None },

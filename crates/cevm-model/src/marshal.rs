@@ -320,15 +320,14 @@ impl Model {
         } else {
             hr::S_OK
         };
-        let pid = self.ctx.active;
-        self.dups.remove(&(pid, ptr));
-        // silent: released as VirtualFreeEx(GetCurrentProcess(), base, 0, MEM_RELEASE)
-        // would; if that fails (the driver locked its pages) the region stays, its error
-        // is the last error, and the helper forgets the duplicate.
-        if let Err(code) = self.virtual_free(Some(spec::PSEUDO_PROCESS), d.base, 0, mem::RELEASE) {
-            self.last_error = code;
-        }
-        r
+        // silent: released as VirtualFree(base, 0, MEM_RELEASE) would (which drops the
+        // record with the region). If that fails — the driver locked its pages, §5.2
+        // [cevm] — the region and the duplicate stay, the result is E_INVALIDARG and the
+        // last error is left (the library's reading; §7 says nothing of this case).
+        let saved = self.last_error;
+        let released = self.virtual_free(None, d.base, 0, mem::RELEASE).is_ok();
+        self.last_error = saved;
+        if released { r } else { hr::E_INVALIDARG }
     }
 
     /// Writes the duplicate at `ptr` back to `dest` and keeps it (§7.3).
@@ -467,12 +466,10 @@ impl Model {
         }
         // 3.
         if passes(src, size, desc) {
-            // a.
+            // a. E_INVALIDARG whatever making the duplicate gave ("still returns").
             if !o_bit(desc) && overlaps_shared_heap(src, size) {
-                return match self.make_dup(src, size, CopyIn::Thread) {
-                    Ok(p) => Err((hr::E_INVALIDARG, Some(p))),
-                    Err(h) => Err((h, None)),
-                };
+                let made = self.make_dup(src, size, CopyIn::Thread).ok();
+                return Err((hr::E_INVALIDARG, made));
             }
             // b.
             if cb <= arg::CICO_SIZE && !force_alias(desc) {

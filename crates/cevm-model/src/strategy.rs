@@ -679,15 +679,15 @@ pub fn op() -> BoxedStrategy<Op> {
         (
             1,
             (maddr(), maddr(), maddr(), cb(), desc())
-                .prop_map(
-                    |(async_ptr, src, src_unmarshalled, cb, desc)| Op::CeFlushAsynchronousBuffer {
+                .prop_map(|(async_ptr, src, src_unmarshalled, cb, desc)| {
+                    Op::CeFlushAsynchronousBuffer {
                         async_ptr,
                         src,
                         src_unmarshalled,
                         cb,
                         desc,
-                    },
-                )
+                    }
+                })
                 .boxed(),
         ),
         (

@@ -7,7 +7,7 @@
 
 use cevm_model::op::{Addr, H, P, Phys, Width};
 use cevm_model::outcome::{Outcome, Ret};
-use cevm_model::spec::{lockflag, mem, page};
+use cevm_model::spec::{arg, hr, lockflag, mem, page};
 use cevm_model::{Harness, Mode, Op, WorldConfig};
 
 fn world(processes: u8) -> WorldConfig {
@@ -598,4 +598,130 @@ fn user_mode_virtual_protect_obeys_the_user_pointer_rule() {
         ],
     );
     assert_eq!(outcome(&h, &cfg, 2).last_error, 87);
+}
+
+// ----- issue 10: contexts and the §7 helpers ---------------------------------------------
+
+/// app.exe (`P::Nth(1)`) commits a read/write page; then a kernel-mode driver called by it
+/// runs (P = NK.EXE, V = C = O = app, kernel mode).
+fn driver_called_by_app() -> Vec<Op> {
+    vec![
+        Op::Enter {
+            pid: P::Nth(1),
+            mode: Mode::User,
+            caller: None,
+        },
+        Op::VirtualAlloc {
+            h: None,
+            a: Addr::Abs(0),
+            n: 0x1000,
+            ty: mem::COMMIT,
+            prot: page::READWRITE,
+        },
+        Op::EnterContext {
+            process: P::Nth(0),
+            mode: Mode::Kernel,
+            vm: Some(P::Nth(1)),
+            caller: Some(P::Nth(1)),
+            owner: None,
+        },
+    ]
+}
+
+fn marshal(hr: u32, out: Option<u32>) -> Ret {
+    Ret::Marshal { hr, out }
+}
+
+#[test]
+fn an_overlapping_input_buffer_that_cannot_be_duplicated_still_gives_e_invalidarg() {
+    // Model fix: §7.2 3a "the call still returns E_INVALIDARG" whatever making the
+    // duplicate gave; the model returned the copy-in's E_ACCESSDENIED. NK.EXE has nothing
+    // at 0x6FFFFDF8, so the copy-in faults and no duplicate is written.
+    let cfg = world(1);
+    let h = agree(
+        &cfg,
+        &[Op::CeAllocAsynchronousBuffer {
+            src: Addr::Abs(0x6FFF_FDF8),
+            cb: 521,
+            desc: arg::I_WSTR,
+        }],
+    );
+    assert_eq!(outcome(&h, &cfg, 0).ret, marshal(hr::E_INVALIDARG, None));
+}
+
+#[test]
+fn freeing_a_duplicate_whose_pages_are_locked_fails_and_keeps_it() {
+    // Model fix, where §7 is silent: the release is VirtualFree's, which refuses a
+    // reservation with locked pages (§5.2 [cevm]); the library then answers E_INVALIDARG,
+    // leaves the last error and keeps the duplicate live, so the free works once unlocked.
+    // The model had dropped the record and reported the write-back's S_OK with error 87.
+    let cfg = world(1);
+    let mut ops = driver_called_by_app();
+    ops.extend([
+        Op::CeAllocDuplicateBuffer {
+            src: Addr::Ret { back: 0, off: 0 },
+            cb: 16,
+            desc: arg::IO_PTR,
+        },
+        Op::LockPages {
+            h: None,
+            a: Addr::Ret { back: 0, off: 0 },
+            n: 16,
+            flags: lockflag::READ,
+        },
+        Op::CeFreeDuplicateBuffer {
+            dest: Addr::Ret { back: 0, off: 0 },
+            src: Addr::Ret { back: 1, off: 0 },
+            cb: 16,
+            desc: arg::IO_PTR,
+        },
+        Op::UnlockPages {
+            h: None,
+            a: Addr::Ret { back: 0, off: 0 },
+            n: 16,
+        },
+        Op::CeFreeDuplicateBuffer {
+            dest: Addr::Ret { back: 0, off: 0 },
+            src: Addr::Ret { back: 1, off: 0 },
+            cb: 16,
+            desc: arg::IO_PTR,
+        },
+    ]);
+    let h = agree(&cfg, &ops);
+    let n = ops.len();
+    assert_eq!(
+        outcome(&h, &cfg, n - 3).ret,
+        marshal(hr::E_INVALIDARG, None)
+    );
+    assert_eq!(outcome(&h, &cfg, n - 3).last_error, 0);
+    assert_eq!(outcome(&h, &cfg, n - 1).ret, marshal(hr::S_OK, None));
+}
+
+#[test]
+#[ignore = "kernel bug: flush_alias_path_accepts_a_live_duplicate"]
+fn a_flush_on_the_alias_path_refuses_a_live_duplicate() {
+    // §7 [cevm]: "A pointer handed to a free or flush that is … a live duplicate where an
+    // alias is expected → E_INVALIDARG, nothing changes". With MARSHAL_FORCE_ALIAS (or
+    // cb > 520) the flush expects an alias; the library returns S_OK.
+    let cfg = world(1);
+    let mut ops = driver_called_by_app();
+    ops.extend([
+        Op::CeAllocDuplicateBuffer {
+            src: Addr::Ret { back: 0, off: 0 },
+            cb: 16,
+            desc: arg::IO_PTR,
+        },
+        Op::CeFlushAsynchronousBuffer {
+            async_ptr: Addr::Ret { back: 0, off: 0 },
+            src: Addr::Ret { back: 1, off: 0 },
+            src_unmarshalled: Addr::Abs(0),
+            cb: 16,
+            desc: arg::IO_PTR | arg::FORCE_ALIAS,
+        },
+    ]);
+    let h = agree(&cfg, &ops);
+    assert_eq!(
+        outcome(&h, &cfg, ops.len() - 1).ret,
+        marshal(hr::E_INVALIDARG, None)
+    );
 }
