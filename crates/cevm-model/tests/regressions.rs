@@ -725,3 +725,56 @@ fn a_flush_on_the_alias_path_refuses_a_live_duplicate() {
         marshal(hr::E_INVALIDARG, None)
     );
 }
+
+#[test]
+fn a_user_mode_duplicate_at_its_sources_address_cannot_be_closed() {
+    // Both sides agree; pinned because it is a trap of [cevm] "Duplicates" (a region of
+    // the active process, not CE's heap): udevice.exe's first duplicate is 0x10000 + 16,
+    // the very address of app.exe's buffer at 0x10010, so CeCloseCallerBuffer sees
+    // pDest = pSrc, which user mode refuses (§7.1), and the duplicate stays.
+    let cfg = world(2);
+    let ops = vec![
+        Op::Enter {
+            pid: P::Nth(1),
+            mode: Mode::User,
+            caller: None,
+        },
+        Op::VirtualAlloc {
+            h: None,
+            a: Addr::Abs(0),
+            n: 0x1000,
+            ty: mem::COMMIT,
+            prot: page::READWRITE,
+        },
+        Op::EnterContext {
+            process: P::Nth(2),
+            mode: Mode::User,
+            vm: None,
+            caller: Some(P::Nth(1)),
+            owner: None,
+        },
+        Op::CeOpenCallerBuffer {
+            src: Addr::Abs(0x1_0010),
+            cb: 0x40,
+            desc: arg::IO_PTR,
+            force: false,
+        },
+        Op::CeCloseCallerBuffer {
+            dest: Addr::Abs(0x1_0010),
+            src: Addr::Abs(0x1_0010),
+            cb: 0x40,
+            desc: arg::IO_PTR,
+        },
+        Op::CeFreeDuplicateBuffer {
+            dest: Addr::Abs(0x1_0010),
+            src: Addr::Abs(0x1_0010),
+            cb: 0x40,
+            desc: arg::IO_PTR,
+        },
+    ];
+    let h = agree(&cfg, &ops);
+    assert_eq!(outcome(&h, &cfg, 3).ret, marshal(hr::S_OK, Some(0x1_0010)));
+    assert_eq!(outcome(&h, &cfg, 4).ret, marshal(hr::E_INVALIDARG, None));
+    // Still live: CeFreeDuplicateBuffer has no pDest = pSrc rule and frees it.
+    assert_eq!(outcome(&h, &cfg, 5).ret, marshal(hr::S_OK, None));
+}
