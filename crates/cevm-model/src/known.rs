@@ -14,6 +14,12 @@
 //!   a live duplicate; §7 [cevm] says E_INVALIDARG ("a live duplicate where an alias is
 //!   expected", for "a free or flush"). Nothing changes on either side, so only the
 //!   HRESULT is tolerated.
+//! - `page_by_page_skips_a_wide_character_split_across_pages`: the user-mode page-by-page
+//!   read of another process's wide string (§7.1) scans each newly read part from the
+//!   next character boundary after it, so a character whose two bytes straddle a page
+//!   boundary (the string starts at an odd address) is never tested: a terminator there
+//!   is missed and the duplicate runs on to a later one. Skipped: that helper call with
+//!   exactly ARG_I_WSTR, cb = 0 and an odd pointer, in user mode.
 
 use crate::model::{Mode, Model};
 use crate::op::Op;
@@ -34,6 +40,14 @@ pub fn skip(model: &Model, op: &Op) -> Option<&'static str> {
         | Op::CeAllocDuplicateBuffer { src, cb, desc } => (src.value(), cb, desc),
         _ => return None,
     };
+    if let Op::CeOpenCallerBuffer { .. } = op
+        && model.ctx.mode == Mode::User
+        && cb == 0
+        && desc == arg::I_WSTR
+        && src & 1 == 1
+    {
+        return Some("page_by_page_skips_a_wide_character_split_across_pages");
+    }
     let string = matches!(desc & !arg::FORCE_ALIAS, arg::I_WSTR | arg::I_ASTR);
     if model.ctx.mode == Mode::Kernel && cb == 0 && string && model.is_static(u64::from(src)) {
         return Some("string_measured_through_the_static_mapping");

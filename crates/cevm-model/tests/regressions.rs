@@ -778,3 +778,58 @@ fn a_user_mode_duplicate_at_its_sources_address_cannot_be_closed() {
     // Still live: CeFreeDuplicateBuffer has no pDest = pSrc rule and frees it.
     assert_eq!(outcome(&h, &cfg, 5).ret, marshal(hr::S_OK, None));
 }
+
+#[test]
+#[ignore = "kernel bug: page_by_page_skips_a_wide_character_split_across_pages"]
+fn a_wide_terminator_split_across_pages_ends_a_string_read_page_by_page() {
+    // §7.1 user mode: another process's string of unknown length is read page by page
+    // "until the terminator"; the duplicate holds the bytes from p to the end of the page
+    // that holds it. Here p = 0x10FFF is odd, so the terminator (the first character, two
+    // zero bytes at 0x10FFF and 0x11000) straddles the first page boundary; the rest of
+    // the second page is non-zero. The duplicate is 0x1001 bytes (to the end of page
+    // 0x11000), so its region (size + 16) has two pages.
+    let cfg = world(2);
+    let ops = vec![
+        Op::Enter {
+            pid: P::Nth(1),
+            mode: Mode::User,
+            caller: None,
+        },
+        Op::VirtualAlloc {
+            h: None,
+            a: Addr::Abs(0),
+            n: 0x3000,
+            ty: mem::COMMIT,
+            prot: page::READWRITE,
+        },
+        Op::Write {
+            a: Addr::Abs(0x1_1001),
+            width: Width::N(0xFFF),
+            seed: 5,
+        },
+        Op::EnterContext {
+            process: P::Nth(2),
+            mode: Mode::User,
+            vm: None,
+            caller: Some(P::Nth(1)),
+            owner: None,
+        },
+        Op::CeOpenCallerBuffer {
+            src: Addr::Abs(0x1_0FFF),
+            cb: 0,
+            desc: arg::I_WSTR,
+            force: false,
+        },
+        Op::VirtualQuery {
+            h: None,
+            a: Addr::Ret { back: 0, off: 0 },
+            len: 28,
+        },
+    ];
+    let h = agree(&cfg, &ops);
+    assert_eq!(outcome(&h, &cfg, 4).ret, marshal(hr::S_OK, Some(0x1_0010)));
+    let Ret::Query(q) = outcome(&h, &cfg, 5).ret else {
+        panic!("query")
+    };
+    assert_eq!(q.region_size, 0x2000);
+}
