@@ -2,7 +2,7 @@
 
 use std::hint::black_box;
 
-use cevm::{AllocType, Handle, Protection};
+use cevm::{AllocType, ArgDescriptor, Context, Handle, Mode, Protection};
 use cevm_bench::cases::{random_offsets, world};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 
@@ -89,5 +89,35 @@ fn alloc_free(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, access, alloc_copy, process_memory, alloc_free);
+fn marshal(c: &mut Criterion) {
+    let (k, mut t, app) = world(64);
+    let src = t
+        .virtual_alloc(0, 0x10000, AllocType::COMMIT, Protection::READWRITE)
+        .expect("commit");
+    t.enter_context(Context {
+        vm: Some(app),
+        caller: Some(app),
+        ..Context::new(k.kernel_pid(), Mode::Kernel)
+    })
+    .expect("enter");
+    let desc = ArgDescriptor::IO_PTR;
+    c.bench_function("marshal_async_alias_64k", |b| {
+        b.iter(|| {
+            let a = t
+                .ce_alloc_asynchronous_buffer(src, 0x10000, desc)
+                .expect("alias");
+            t.ce_free_asynchronous_buffer(a, src, 0x10000, desc)
+                .expect("free");
+        })
+    });
+}
+
+criterion_group!(
+    benches,
+    access,
+    alloc_copy,
+    process_memory,
+    alloc_free,
+    marshal
+);
 criterion_main!(benches);

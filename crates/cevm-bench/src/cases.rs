@@ -3,7 +3,9 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use cevm::{AllocType, Config, Handle, Kernel, Mode, Pid, Protection, Thread};
+use cevm::{
+    AllocType, ArgDescriptor, Config, Context, Handle, Kernel, Mode, Pid, Protection, Thread,
+};
 
 use crate::measure::{Figure, time_per_iter};
 
@@ -299,4 +301,54 @@ pub fn alloc_free(rounds: u32, quick: bool) -> Vec<Figure> {
         ));
     }
     out
+}
+
+/// CeAllocAsynchronousBuffer + CeFreeAsynchronousBuffer of 64 KiB (the alias path) by a
+/// kernel-mode driver called by app.exe (P = NK.EXE, V = C = app.exe), beside the
+/// VirtualAllocCopyEx + VirtualFreeEx pair the helpers make, in the same context.
+pub fn marshal(rounds: u32, quick: bool) -> Vec<Figure> {
+    let (k, mut t, app) = world(64);
+    let src = t
+        .virtual_alloc(0, 0x10000, AllocType::COMMIT, Protection::READWRITE)
+        .expect("commit");
+    t.enter_context(Context {
+        vm: Some(app),
+        caller: Some(app),
+        ..Context::new(k.kernel_pid(), Mode::Kernel)
+    })
+    .expect("enter");
+    let desc = ArgDescriptor::IO_PTR;
+    let iters = if quick { 200 } else { 20_000 };
+    let (mut helpers, mut direct) = (f64::MAX, f64::MAX);
+    // Alternate the two so that neither gets a warmer machine.
+    for _ in 0..rounds {
+        helpers = helpers.min(time_per_iter(1, iters, || {
+            let a = t
+                .ce_alloc_asynchronous_buffer(src, 0x10000, desc)
+                .expect("alias");
+            t.ce_free_asynchronous_buffer(a, src, 0x10000, desc)
+                .expect("free");
+        }));
+        direct = direct.min(time_per_iter(1, iters, || {
+            let p = t
+                .virtual_alloc_copy_ex(
+                    app.into(),
+                    Handle::CURRENT_PROCESS,
+                    src,
+                    0x10000,
+                    Protection::READWRITE,
+                )
+                .expect("alias");
+            t.virtual_free_ex(Handle::CURRENT_PROCESS, p & !0xFFFF, 0, AllocType::RELEASE)
+                .expect("release");
+        }));
+    }
+    vec![figure(
+        "marshal_async_alias_64k",
+        "CeAllocAsynchronousBuffer + CeFreeAsynchronousBuffer of 64 KiB (alias)".into(),
+        helpers,
+        "VirtualAllocCopyEx + VirtualFreeEx of the same buffer",
+        direct,
+        Some(("<= 1.5x the baseline", helpers <= 1.5 * direct)),
+    )]
 }

@@ -70,5 +70,6 @@ pub fn run_all(scale: Scale) -> Vec<Figure> {
     out.extend(cases::alloc_copy(r, q));
     out.extend(cases::process_memory(r, q));
     out.extend(cases::alloc_free(r, q));
+    out.extend(cases::marshal(r, q));
     out
 }

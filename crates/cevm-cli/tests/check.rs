@@ -93,6 +93,6 @@ fn the_examples_pass() {
         .arg(&examples)
         .assert()
         .success()
-        .stdout(predicate::str::contains("PASS").count(3))
-        .stdout(predicate::str::ends_with("3 passed, 0 failed\n"));
+        .stdout(predicate::str::contains("PASS").count(4))
+        .stdout(predicate::str::ends_with("4 passed, 0 failed\n"));
 }

@@ -208,7 +208,7 @@ assert_eq(lk.ret, true);
 assert_eq(lk.pPFNs.len(), 2);
 assert(UnlockPagesEx(app, b, 0x2000));
 enter(drv, KERNEL_MODE);
-assert_eq(GetDirectCallerProcessId(), kernel_pid());
+assert_eq(GetDirectCallerProcessId(), drv);   // §5.13: no caller, kernel mode: V
 
 // Kernel-only physical memory, then a fresh kernel.
 enter(kernel_pid(), KERNEL_MODE);

@@ -56,6 +56,43 @@
 //! # Ok::<(), cevm::Error>(())
 //! ```
 //!
+//! ## A kernel-mode driver and its caller's buffers
+//!
+//! A kernel-mode driver runs in NK.EXE with its caller's address space mapped (a
+//! [`Context`] with P = NK.EXE and V = C = the application). It uses the caller's pointer
+//! in place during the call, and for asynchronous work asks the marshalling helpers
+//! (semantics.md §7): a buffer above 520 bytes becomes a VirtualAllocCopyEx alias in the
+//! kernel, a smaller one a duplicate written back when freed.
+//!
+//! ```
+//! use cevm::{AllocType, ArgDescriptor, Config, Context, Kernel, Mode, Protection};
+//!
+//! let kernel = Kernel::boot(Config::default())?;
+//! let app = kernel.create_process("app.exe")?;
+//! let mut t = kernel.thread();
+//! t.enter(app, Mode::User, None)?;
+//! let buf = t.virtual_alloc(0, 0x2000, AllocType::COMMIT, Protection::READWRITE)?;
+//!
+//! t.enter_context(Context { vm: Some(app), caller: Some(app), ..Context::new(kernel.kernel_pid(), Mode::Kernel) })?;
+//! assert_eq!(t.caller_vm_process_id(), app);
+//! // Synchronous: the caller's pointer itself.
+//! assert_eq!(t.ce_open_caller_buffer(buf, 16, ArgDescriptor::IO_PTR, false).unwrap(), buf);
+//! // Asynchronous and large: an alias in NK.EXE with the same low 16 bits.
+//! let alias = t.ce_alloc_asynchronous_buffer(buf, 0x1800, ArgDescriptor::O_PTR).unwrap();
+//! assert_eq!(alias & 0xFFFF, buf & 0xFFFF);
+//! t.write_u32(alias, 7).unwrap();
+//! assert_eq!(t.read_u32(buf).unwrap(), 7); // the same frame
+//! t.ce_free_asynchronous_buffer(alias, buf, 0x1800, ArgDescriptor::O_PTR).unwrap();
+//! // Asynchronous and small: a duplicate, written back when freed.
+//! let copy = t.ce_alloc_asynchronous_buffer(buf, 4, ArgDescriptor::IO_PDW).unwrap();
+//! t.write_u32(copy, 9).unwrap();
+//! assert_eq!(t.read_u32(buf).unwrap(), 7);
+//! t.ce_free_asynchronous_buffer(copy, buf, 4, ArgDescriptor::IO_PDW).unwrap();
+//! assert_eq!(t.read_u32(buf).unwrap(), 9);
+//! kernel.check_invariants().unwrap();
+//! # Ok::<(), cevm::Error>(())
+//! ```
+//!
 //! Addresses and sizes are plain `u32` DWORDs: CE arithmetic on them (masks, offsets,
 //! wrapping) is the point of the model. Flags, handles and process ids are typed.
 

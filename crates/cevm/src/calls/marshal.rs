@@ -12,6 +12,7 @@
 //! error as they always do. The helpers never set it themselves.
 
 use crate::access::AccessKind;
+use crate::consts::MARSHAL_CICO_SIZE;
 use crate::descriptor::ArgDescriptor;
 use crate::flags::{AllocType, Protection};
 use crate::hresult::{HResult, MarshalFailure};
@@ -20,8 +21,6 @@ use crate::layout::{SHARED_HEAP_BASE, SHARED_HEAP_END, user_read_ok, user_write_
 use crate::process::Handle;
 use crate::space::Duplicate;
 use crate::thread::Thread;
-
-use crate::consts::MARSHAL_CICO_SIZE;
 
 /// The bytes before a duplicate's data: the pointer handed out is the region base + 16.
 const DUPLICATE_HEADER: u32 = 16;
@@ -362,13 +361,20 @@ impl Thread {
             if !user_read_ok(p, chunk) {
                 return Err(HResult::E_ACCESSDENIED);
             }
+            // Each round of CE's loop first allocates the chunk's duplicate: without the
+            // frames for it the round fails, and nothing larger than RAM is ever read.
+            let pages = (u64::from(chunk) + u64::from(DUPLICATE_HEADER)).div_ceil(0x1000);
+            if pages > self.kernel.phys().free_frames() as u64 {
+                return Err(HResult::E_OUTOFMEMORY);
+            }
             let from = data.len() as u32;
             let mut more = vec![0u8; (chunk - from) as usize];
             self.read_process_memory_into(source, p + from, &mut more)
                 .map_err(|_| HResult::E_ACCESSDENIED)?;
             data.extend_from_slice(&more);
-            // Scan only what was just read, on character boundaries counted from p.
-            let start = (from as usize).div_ceil(char_size as usize) * char_size as usize;
+            // Scan only what was just read, on character boundaries counted from p; a
+            // character split by the previous page end is complete now and scanned too.
+            let start = (from as usize) / char_size as usize * char_size as usize;
             let found = data[start..]
                 .chunks_exact(char_size as usize)
                 .any(|c| c.iter().all(|&b| b == 0));
@@ -575,6 +581,10 @@ impl Thread {
         }
         if self.mode == Mode::Kernel && async_ptr != src {
             if !is_cico(cb, desc) {
+                // An alias: nothing to do, but a live duplicate here is a mismatch ([cevm]).
+                if self.live_duplicate(async_ptr).is_some() {
+                    return Err(HResult::E_INVALIDARG);
+                }
                 return Ok(());
             }
             let d = self.duplicate_for(async_ptr, cb)?;
