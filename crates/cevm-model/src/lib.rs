@@ -26,7 +26,7 @@
 //! | `strategy.rs` | proptest strategies with hostile arguments |
 //! | `hostile.rs` | the edge values both generators draw from |
 //! | `scenarios.rs` | the conformance scripts as op sequences (fuzz seeds) |
-//! | `known.rs` | filters for open kernel bugs (two, both §7), each pinned by an ignored test, and one model limit |
+//! | `known.rs` | filters for open kernel bugs (none now), each pinned by an ignored test, and one model limit |
 
 #![warn(missing_docs)]
 

@@ -409,6 +409,12 @@ impl Model {
             if total > u64::from(u32::MAX) || !spec::user_read_ok(src, total as u32) {
                 return Err(hr::E_ACCESSDENIED);
             }
+            // silent: as CE's loop, each round first needs the frames of a duplicate of
+            // the chunk read so far (total + 16 bytes, from a block-aligned base) → else
+            // E_OUTOFMEMORY (the library's reading, deviations.md).
+            if (total + 16).div_ceil(u64::from(PAGE)) > self.free_frames() {
+                return Err(hr::E_OUTOFMEMORY);
+            }
             let from = src + bytes.len() as u32;
             let n = (total - bytes.len() as u64) as u32;
             match self.read_process_memory(source, from, n) {
