@@ -75,7 +75,7 @@ impl Model {
     // ----- placement (§3) ---------------------------------------------------------------
 
     /// Where a NULL-address reservation of `len` bytes goes in process `pid`.
-    fn find_place(&self, pid: u32, len: u64) -> Option<u32> {
+    pub(crate) fn find_place(&self, pid: u32, len: u64) -> Option<u32> {
         let s = self.space(pid);
         if self.is_kernel(pid) {
             s.first_fit(u64::from(s.cursor), u64::from(spec::CPU_AREA), len)
@@ -88,7 +88,7 @@ impl Model {
 
     /// Takes a place [`find_place`](Self::find_place) found: the cursor moves past it when
     /// it starts at the cursor.
-    fn take_place(&mut self, pid: u32, found: u32, len: u64) {
+    pub(crate) fn take_place(&mut self, pid: u32, found: u32, len: u64) {
         let end = if self.is_kernel(pid) {
             u64::from(spec::CPU_AREA)
         } else {
@@ -121,7 +121,7 @@ impl Model {
             || inside(self.kvm_start, u64::from(spec::CPU_AREA))
     }
 
-    fn add_record(&mut self, owner: u32, base: u32, size: u32, kind: Kind) {
+    pub(crate) fn add_record(&mut self, owner: u32, base: u32, size: u32, kind: Kind) {
         if let Some(s) = self.space_mut(owner) {
             s.records.insert(
                 base,
@@ -625,9 +625,16 @@ impl Model {
 
     // ----- §5.7 LockPages / UnlockPages --------------------------------------------------------
 
+    /// The process LockPages/UnlockPages act on: the handle's for the Ex forms, the VM
+    /// process V for the plain ones (§5.7; V's id is a full-access handle, §2).
+    fn lock_target(&self, h: Option<u32>) -> Result<u32, u32> {
+        let h = h.unwrap_or(self.ctx.vm);
+        self.checked(h, access::VM_OPERATION, Some(err::NOT_SUPPORTED))
+    }
+
     /// LockPages (`h = None`) / LockPagesEx.
     pub fn lock_pages(&mut self, h: Option<u32>, a: u32, n: u32, flags: u32) -> CallResult {
-        let pid = self.active_or(h, access::VM_OPERATION, Some(err::NOT_SUPPORTED))?;
+        let pid = self.lock_target(h)?;
         // 1.
         let all = spec::lockflag::WRITE | spec::lockflag::QUERY_ONLY | spec::lockflag::READ;
         if (a & !(PAGE - 1)) < spec::USER_BASE || (n as i32) <= 0 || flags & !all != 0 {
@@ -667,7 +674,7 @@ impl Model {
 
     /// UnlockPages (`h = None`) / UnlockPagesEx.
     pub fn unlock_pages(&mut self, h: Option<u32>, a: u32, n: u32) -> CallResult {
-        let pid = self.active_or(h, access::VM_OPERATION, Some(err::NOT_SUPPORTED))?;
+        let pid = self.lock_target(h)?;
         if (a & !(PAGE - 1)) < spec::USER_BASE || (n as i32) <= 0 {
             return Err(err::INVALID_PARAMETER);
         }
@@ -957,6 +964,7 @@ impl Model {
     pub fn end_process(&mut self, pid: u32) {
         self.handles.retain(|_, e| e.pid != pid);
         self.locks.retain(|l| l.owner != pid);
+        self.dups.retain(|&(p, _), _| p != pid);
         let bases: Vec<u32> = self.space(pid).records.keys().copied().collect();
         for b in bases {
             self.unreserve(pid, b);
@@ -1002,10 +1010,51 @@ impl Model {
         [0, PAGE, spec::USER_BASE, 0x7FFF_FFFF, 1, 1, 586, BLOCK]
     }
 
-    /// GetCurrentProcessId, GetCallerVMProcessId, GetDirectCallerProcessId.
-    pub fn ids(&self) -> [u32; 3] {
-        let a = self.ctx.active;
-        [a, a, self.ctx.caller.unwrap_or(self.nk)]
+    /// GetCurrentProcessId (§5.13): P.
+    pub fn current_process_id(&self) -> u32 {
+        self.ctx.active
+    }
+
+    /// GetOwnerProcess (§5.13): O.
+    pub fn owner_process(&self) -> u32 {
+        self.ctx.owner
+    }
+
+    /// GetCallerVMProcessId (§5.13): V in kernel mode; in user mode C when named, else O.
+    pub fn caller_vm_process_id(&self) -> u32 {
+        match self.ctx.mode {
+            Mode::Kernel => self.ctx.vm,
+            Mode::User => self.ctx.caller.unwrap_or(self.ctx.owner),
+        }
+    }
+
+    /// GetDirectCallerProcessId (§5.13): C when named, else V (kernel) or O (user).
+    pub fn direct_caller_process_id(&self) -> u32 {
+        match self.ctx.mode {
+            Mode::Kernel => self.ctx.caller.unwrap_or(self.ctx.vm),
+            Mode::User => self.ctx.caller.unwrap_or(self.ctx.owner),
+        }
+    }
+
+    /// GetCallerProcess (§5.13): as GetDirectCallerProcessId in kernel mode; in user mode
+    /// C when named, else 0.
+    pub fn caller_process(&self) -> u32 {
+        match self.ctx.mode {
+            Mode::Kernel => self.direct_caller_process_id(),
+            Mode::User => self.ctx.caller.unwrap_or(0),
+        }
+    }
+
+    /// The five identity calls in the order of [`Ret::Ids`]: GetCurrentProcessId,
+    /// GetCallerVMProcessId, GetDirectCallerProcessId, GetOwnerProcess, GetCallerProcess.
+    pub fn ids(&self) -> [u32; 5] {
+        [
+            self.current_process_id(),
+            self.caller_vm_process_id(),
+            self.direct_caller_process_id(),
+            self.owner_process(),
+            self.caller_process(),
+        ]
     }
 }
 

@@ -152,6 +152,35 @@ impl Bytes<'_> {
         }
     }
 
+    fn desc(&mut self) -> u32 {
+        self.pick(DESCS)
+    }
+
+    fn cb(&mut self) -> u32 {
+        match self.u8() {
+            0xFE => self.size(),
+            t => CBS[usize::from(t) % CBS.len()],
+        }
+    }
+
+    /// A pointer for a helper: mostly returned pointers and records, sometimes a bound.
+    fn maddr(&mut self) -> Addr {
+        match self.u8() {
+            t @ 0xF0..=0xFE => {
+                Addr::Abs(MARSHAL_ADDRS[usize::from(t - 0xF0) % MARSHAL_ADDRS.len()])
+            }
+            0xFF => self.addr(),
+            t => Addr::Ret {
+                back: t % 4,
+                off: 0,
+            },
+        }
+    }
+
+    fn opt_pid(&mut self) -> Option<P> {
+        if self.bool() { Some(self.pid()) } else { None }
+    }
+
     fn prot(&mut self) -> u32 {
         match self.u8() {
             0xFF => self.u32(),
@@ -162,7 +191,7 @@ impl Bytes<'_> {
 }
 
 /// The number of step kinds (tags are taken modulo this).
-const TAGS: u8 = 30;
+const TAGS: u8 = 38;
 
 /// The second byte that makes tag 0 a CreateProcess and tag 28 a Sweep.
 const MAGIC: u8 = 0xA5;
@@ -293,7 +322,55 @@ fn op(b: &mut Bytes) -> Op {
         },
         27 => Op::Execute { a: b.addr() },
         29 => Op::SwitchThread,
-        _ if b.u8() == MAGIC => Op::Sweep,
+        30 => Op::EnterContext {
+            process: b.pid(),
+            mode: b.mode(),
+            vm: b.opt_pid(),
+            caller: b.opt_pid(),
+            owner: b.opt_pid(),
+        },
+        31 => Op::CeOpenCallerBuffer {
+            src: b.maddr(),
+            cb: b.cb(),
+            desc: b.desc(),
+            force: b.bool(),
+        },
+        32 => Op::CeCloseCallerBuffer {
+            dest: b.maddr(),
+            src: b.maddr(),
+            cb: b.cb(),
+            desc: b.desc(),
+        },
+        33 => Op::CeAllocAsynchronousBuffer {
+            src: b.maddr(),
+            cb: b.cb(),
+            desc: b.desc(),
+        },
+        34 => Op::CeFreeAsynchronousBuffer {
+            async_ptr: b.maddr(),
+            src: b.maddr(),
+            cb: b.cb(),
+            desc: b.desc(),
+        },
+        35 => Op::CeFlushAsynchronousBuffer {
+            async_ptr: b.maddr(),
+            src: b.maddr(),
+            src_unmarshalled: b.maddr(),
+            cb: b.cb(),
+            desc: b.desc(),
+        },
+        36 => Op::CeAllocDuplicateBuffer {
+            src: b.maddr(),
+            cb: b.cb(),
+            desc: b.desc(),
+        },
+        37 => Op::CeFreeDuplicateBuffer {
+            dest: b.maddr(),
+            src: b.maddr(),
+            cb: b.cb(),
+            desc: b.desc(),
+        },
+        28 if b.u8() == MAGIC => Op::Sweep,
         _ => Op::Ids,
     }
 }
@@ -440,6 +517,23 @@ impl Enc<'_> {
             Src::Phys(p) => {
                 self.u8(1);
                 self.phys(p);
+            }
+        }
+    }
+    fn maddr(&mut self, a: Addr) {
+        self.u8(0xFF);
+        self.addr(a);
+    }
+    fn cb(&mut self, v: u32) {
+        self.u8(0xFE);
+        self.raw(v);
+    }
+    fn opt_pid(&mut self, p: Option<P>) {
+        match p {
+            None => self.u8(0),
+            Some(p) => {
+                self.u8(1);
+                self.pid(p);
             }
         }
     }
@@ -653,6 +747,94 @@ impl Enc<'_> {
                 self.addr(a);
             }
             Op::SwitchThread => self.u8(29),
+            Op::EnterContext {
+                process,
+                mode,
+                vm,
+                caller,
+                owner,
+            } => {
+                self.u8(30);
+                self.pid(process);
+                self.bool(mode == Mode::User);
+                self.opt_pid(vm);
+                self.opt_pid(caller);
+                self.opt_pid(owner);
+            }
+            Op::CeOpenCallerBuffer {
+                src,
+                cb,
+                desc,
+                force,
+            } => {
+                self.u8(31);
+                self.maddr(src);
+                self.cb(cb);
+                self.raw(desc);
+                self.bool(force);
+            }
+            Op::CeCloseCallerBuffer {
+                dest,
+                src,
+                cb,
+                desc,
+            } => {
+                self.u8(32);
+                self.maddr(dest);
+                self.maddr(src);
+                self.cb(cb);
+                self.raw(desc);
+            }
+            Op::CeAllocAsynchronousBuffer { src, cb, desc } => {
+                self.u8(33);
+                self.maddr(src);
+                self.cb(cb);
+                self.raw(desc);
+            }
+            Op::CeFreeAsynchronousBuffer {
+                async_ptr,
+                src,
+                cb,
+                desc,
+            } => {
+                self.u8(34);
+                self.maddr(async_ptr);
+                self.maddr(src);
+                self.cb(cb);
+                self.raw(desc);
+            }
+            Op::CeFlushAsynchronousBuffer {
+                async_ptr,
+                src,
+                src_unmarshalled,
+                cb,
+                desc,
+            } => {
+                self.u8(35);
+                self.maddr(async_ptr);
+                self.maddr(src);
+                self.maddr(src_unmarshalled);
+                self.cb(cb);
+                self.raw(desc);
+            }
+            Op::CeAllocDuplicateBuffer { src, cb, desc } => {
+                self.u8(36);
+                self.maddr(src);
+                self.cb(cb);
+                self.raw(desc);
+            }
+            Op::CeFreeDuplicateBuffer {
+                dest,
+                src,
+                cb,
+                desc,
+            } => {
+                self.u8(37);
+                self.maddr(dest);
+                self.maddr(src);
+                self.cb(cb);
+                self.raw(desc);
+            }
             Op::Sweep => {
                 self.u8(28);
                 self.u8(MAGIC);
@@ -720,6 +902,55 @@ mod tests {
                 width: Width::N(77),
                 seed: 42,
             },
+            Op::EnterContext {
+                process: P::Nth(0),
+                mode: Mode::Kernel,
+                vm: Some(P::Nth(1)),
+                caller: Some(P::Nth(1)),
+                owner: None,
+            },
+            Op::CeOpenCallerBuffer {
+                src: Addr::Ret { back: 0, off: 3 },
+                cb: 520,
+                desc: 0x8000_000C,
+                force: true,
+            },
+            Op::CeCloseCallerBuffer {
+                dest: Addr::Ret { back: 0, off: 0 },
+                src: Addr::Abs(0x7FF0_0000),
+                cb: 0xFFFF_FFFF,
+                desc: 7,
+            },
+            Op::CeAllocAsynchronousBuffer {
+                src: Addr::Rec { pick: 2, off: 0 },
+                cb: 521,
+                desc: 5,
+            },
+            Op::CeFreeAsynchronousBuffer {
+                async_ptr: Addr::Ret { back: 0, off: 0 },
+                src: Addr::Ret { back: 1, off: 0 },
+                cb: 0,
+                desc: 6,
+            },
+            Op::CeFlushAsynchronousBuffer {
+                async_ptr: Addr::Ret { back: 0, off: 0 },
+                src: Addr::Ret { back: 1, off: 0 },
+                src_unmarshalled: Addr::Abs(0),
+                cb: 4,
+                desc: 0xD,
+            },
+            Op::CeAllocDuplicateBuffer {
+                src: Addr::Abs(0x8000_1000),
+                cb: 0x1_0000,
+                desc: 8,
+            },
+            Op::CeFreeDuplicateBuffer {
+                dest: Addr::Ret { back: 0, off: 0 },
+                src: Addr::Ret { back: 2, off: 0 },
+                cb: 8,
+                desc: 0xE,
+            },
+            Op::Ids,
             Op::Sweep,
         ];
         assert_eq!(decode(&encode(&cfg, &ops)), (cfg, ops));

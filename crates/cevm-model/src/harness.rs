@@ -14,8 +14,8 @@ use cevm::{
     Thread,
 };
 
-use crate::model::{Mode, Model, WorldConfig};
-use crate::op::{Env, Op, Width, data};
+use crate::model::{Ctx, Mode, Model, WorldConfig};
+use crate::op::{Env, Op, P, Width, data};
 use crate::outcome::{Mbi, Outcome, Ret, first_byte_difference};
 use crate::spec;
 
@@ -211,13 +211,16 @@ impl Harness {
         let how = match k.ret {
             Ret::Fail => format!("error {}", k.last_error),
             Ret::Raised { address, .. } => {
-                let st = self.model.state(self.model.ctx.active, u64::from(address));
+                let st = self.model.state(self.model.ctx.vm, u64::from(address));
                 let what = match st {
                     crate::model::State::Free => "free",
                     crate::model::State::Reserved(_) => "reserved",
                     crate::model::State::Committed(_) => "committed",
                 };
                 format!("raised/{what}")
+            }
+            Ret::Marshal { hr, out } => {
+                format!("hr {hr:08X}{}", if out.is_some() { " +out" } else { "" })
             }
             _ => "ok".to_string(),
         };
@@ -250,6 +253,12 @@ impl Harness {
                 Ret::Value(v),
             ) => *v,
             (Op::AllocPhysMem { .. }, Ret::Phys { va, .. }) => *va,
+            (
+                Op::CeOpenCallerBuffer { .. }
+                | Op::CeAllocAsynchronousBuffer { .. }
+                | Op::CeAllocDuplicateBuffer { .. },
+                Ret::Marshal { out: Some(v), .. },
+            ) => *v,
             _ => return,
         };
         self.rets.push(v);
@@ -587,7 +596,86 @@ impl Harness {
                 t.current_process_id().0,
                 t.caller_vm_process_id().0,
                 t.direct_caller_process_id().0,
+                t.owner_process().0,
+                t.caller_process(),
             ]),
+            Op::EnterContext {
+                process,
+                mode: m,
+                vm,
+                caller,
+                owner,
+            } => {
+                let ctx = cevm::Context {
+                    process: Pid(process.value()),
+                    mode: mode(m),
+                    vm: vm.map(|p| Pid(p.value())),
+                    caller: caller.map(|p| Pid(p.value())),
+                    owner: owner.map(|p| Pid(p.value())),
+                };
+                match t.enter_context(ctx) {
+                    Ok(()) => Ret::Done,
+                    Err(_) => Ret::Fail,
+                }
+            }
+            Op::CeOpenCallerBuffer {
+                src,
+                cb,
+                desc,
+                force,
+            } => handed(t.ce_open_caller_buffer(src.value(), cb, ArgDescriptor(desc), force)),
+            Op::CeCloseCallerBuffer {
+                dest,
+                src,
+                cb,
+                desc,
+            } => hresult(t.ce_close_caller_buffer(
+                dest.value(),
+                src.value(),
+                cb,
+                ArgDescriptor(desc),
+            )),
+            Op::CeAllocAsynchronousBuffer { src, cb, desc } => {
+                handed(t.ce_alloc_asynchronous_buffer(src.value(), cb, ArgDescriptor(desc)))
+            }
+            Op::CeFreeAsynchronousBuffer {
+                async_ptr,
+                src,
+                cb,
+                desc,
+            } => hresult(t.ce_free_asynchronous_buffer(
+                async_ptr.value(),
+                src.value(),
+                cb,
+                ArgDescriptor(desc),
+            )),
+            Op::CeFlushAsynchronousBuffer {
+                async_ptr,
+                src,
+                src_unmarshalled,
+                cb,
+                desc,
+            } => hresult(t.ce_flush_asynchronous_buffer(
+                async_ptr.value(),
+                src.value(),
+                src_unmarshalled.value(),
+                cb,
+                ArgDescriptor(desc),
+            )),
+            Op::CeAllocDuplicateBuffer { src, cb, desc } => {
+                handed(t.ce_alloc_duplicate_buffer(src.value(), cb, ArgDescriptor(desc)))
+            }
+            Op::CeFreeDuplicateBuffer {
+                dest,
+                src,
+                cb,
+                desc,
+            } => hresult(t.ce_free_duplicate_buffer(
+                dest.value(),
+                src.value(),
+                cb,
+                ArgDescriptor(desc),
+            )),
             Op::Read { a, width } => {
                 let a = a.value();
                 match width {
@@ -616,7 +704,10 @@ impl Harness {
         };
         if let Ret::Fail = ret
             && !op.is_access()
-            && !matches!(op, Op::Enter { .. } | Op::CreateProcess | Op::SwitchThread)
+            && !matches!(
+                op,
+                Op::Enter { .. } | Op::EnterContext { .. } | Op::CreateProcess | Op::SwitchThread
+            )
             && self.thread.last_error() == 0
         {
             return Err("a failed call left the last error at 0".into());
@@ -642,22 +733,73 @@ impl Harness {
                 }
             }
             Op::Enter { pid, mode, caller } => {
-                let pid = pid.value();
-                let ret = if m.alive(pid) {
-                    m.ctx = crate::model::Ctx {
-                        active: pid,
-                        mode,
-                        caller: caller.map(|c| c.value()),
-                    };
-                    Ret::Done
-                } else {
-                    Ret::Fail
-                };
-                Outcome {
-                    ret,
-                    last_error: m.last_error,
-                }
+                let ctx = Ctx::new(pid.value(), mode, None, caller.map(|c| c.value()), None);
+                enter(m, ctx)
             }
+            Op::EnterContext {
+                process,
+                mode,
+                vm,
+                caller,
+                owner,
+            } => {
+                let v = |p: Option<P>| p.map(|p| p.value());
+                let ctx = Ctx::new(process.value(), mode, v(vm), v(caller), v(owner));
+                enter(m, ctx)
+            }
+            Op::CeOpenCallerBuffer {
+                src,
+                cb,
+                desc,
+                force,
+            } => marshal(m, |m| {
+                handed_model(m.ce_open_caller_buffer(src.value(), cb, desc, force))
+            }),
+            Op::CeCloseCallerBuffer {
+                dest,
+                src,
+                cb,
+                desc,
+            } => marshal(m, |m| {
+                hr_model(m.ce_close_caller_buffer(dest.value(), src.value(), cb, desc))
+            }),
+            Op::CeAllocAsynchronousBuffer { src, cb, desc } => marshal(m, |m| {
+                handed_model(m.ce_alloc_asynchronous_buffer(src.value(), cb, desc))
+            }),
+            Op::CeFreeAsynchronousBuffer {
+                async_ptr,
+                src,
+                cb,
+                desc,
+            } => marshal(m, |m| {
+                hr_model(m.ce_free_asynchronous_buffer(async_ptr.value(), src.value(), cb, desc))
+            }),
+            Op::CeFlushAsynchronousBuffer {
+                async_ptr,
+                src,
+                src_unmarshalled,
+                cb,
+                desc,
+            } => marshal(m, |m| {
+                hr_model(m.ce_flush_asynchronous_buffer(
+                    async_ptr.value(),
+                    src.value(),
+                    src_unmarshalled.value(),
+                    cb,
+                    desc,
+                ))
+            }),
+            Op::CeAllocDuplicateBuffer { src, cb, desc } => marshal(m, |m| {
+                handed_model(m.ce_alloc_duplicate_buffer(src.value(), cb, desc))
+            }),
+            Op::CeFreeDuplicateBuffer {
+                dest,
+                src,
+                cb,
+                desc,
+            } => marshal(m, |m| {
+                hr_model(m.ce_free_duplicate_buffer(dest.value(), src.value(), cb, desc))
+            }),
             Op::SetLastError(v) => {
                 m.last_error = v;
                 Outcome {
@@ -791,6 +933,67 @@ impl Harness {
                 last_error: m.last_error,
             },
         }
+    }
+}
+
+/// Enters `ctx` when every process it names is live (§2; nothing changes otherwise, and
+/// the last error stays).
+fn enter(m: &mut Model, ctx: Ctx) -> Outcome {
+    let live = m.alive(ctx.active)
+        && m.alive(ctx.vm)
+        && m.alive(ctx.owner)
+        && ctx.caller.is_none_or(|c| m.alive(c));
+    if live {
+        m.ctx = ctx;
+    }
+    Outcome {
+        ret: if live { Ret::Done } else { Ret::Fail },
+        last_error: m.last_error,
+    }
+}
+
+/// A helper's outcome on the model (the helper keeps the last error itself).
+fn marshal(m: &mut Model, f: impl FnOnce(&mut Model) -> Ret) -> Outcome {
+    let ret = f(m);
+    Outcome {
+        ret,
+        last_error: m.last_error,
+    }
+}
+
+fn handed_model(r: crate::marshal::Handed) -> Ret {
+    match r {
+        Ok(p) => Ret::Marshal {
+            hr: 0,
+            out: Some(p),
+        },
+        Err((hr, out)) => Ret::Marshal { hr, out },
+    }
+}
+
+fn hr_model(hr: u32) -> Ret {
+    Ret::Marshal { hr, out: None }
+}
+
+use cevm::ArgDescriptor;
+
+fn handed(r: Result<u32, cevm::MarshalFailure>) -> Ret {
+    match r {
+        Ok(p) => Ret::Marshal {
+            hr: 0,
+            out: Some(p),
+        },
+        Err(f) => Ret::Marshal {
+            hr: f.hr.0,
+            out: f.written,
+        },
+    }
+}
+
+fn hresult(r: Result<(), cevm::HResult>) -> Ret {
+    match r {
+        Ok(()) => Ret::Marshal { hr: 0, out: None },
+        Err(h) => Ret::Marshal { hr: h.0, out: None },
     }
 }
 

@@ -176,3 +176,80 @@ pub const QUERY_LENS: &[u32] = &[28, 28, 28, 28, 27, 0, 29, 0xFFFF_FFFF];
 
 /// Raw handle values that name nothing (or the thread pseudo handle).
 pub const BAD_HANDLES: &[u32] = &[0x41, 0x1234, 0xFFFF_FFFF, 0x0040_0000];
+
+/// ArgumentDescriptors (§7): every valid type, with and without MARSHAL_FORCE_ALIAS, and
+/// invalid values (ARG_DW, ARG_I_PDW, other low values, bit 31 on an invalid type).
+pub const DESCS: &[u32] = &[
+    0x4,
+    0x4,
+    0x8,
+    0xC,
+    0xC,
+    0x5,
+    0x6,
+    0x9,
+    0xA,
+    0xD,
+    0xE,
+    0x8000_0004,
+    0x8000_0008,
+    0x8000_000C,
+    0x8000_0005,
+    0x8000_0006,
+    0x8000_000D,
+    0x0,
+    0x7,
+    0x1,
+    0x3,
+    0xB,
+    0xF,
+    0x10,
+    0x14,
+    0x8000_0000,
+    0x8000_0007,
+    0xFFFF_FFFF,
+];
+
+/// Byte counts for the helpers: around 520 (MARSHAL_CICO_SIZE), the PDW/PI64 sizes,
+/// 64 KiB, and sizes no buffer can have.
+pub const CBS: &[u32] = &[
+    0,
+    1,
+    2,
+    4,
+    8,
+    16,
+    0x100,
+    519,
+    520,
+    521,
+    0x1000,
+    0x1001,
+    0x3000,
+    0x1_0000,
+    0x1_0001,
+    0x7FFF_FFFF,
+    0x8000_0000,
+    0xFFFF_FFF0,
+    0xFFFF_FFFF,
+];
+
+/// Pointers around the bounds the helpers test: 0x10000, 0x70000000, 0x7FF00000 and
+/// 0x80000000, plus the kernel static mapping.
+pub const MARSHAL_ADDRS: &[u32] = &[
+    0,
+    0xFFFF,
+    0x1_0000,
+    0x6FFF_FDF8,
+    0x6FFF_FE00,
+    0x6FFF_FFFF,
+    0x7000_0000,
+    0x7000_0100,
+    0x7FEF_FDF8,
+    0x7FEF_FF00,
+    0x7FF0_0000,
+    0x7FFF_FFFF,
+    0x8000_0000,
+    0x8000_1000,
+    0xFFFF_FF00,
+];

@@ -1,6 +1,6 @@
 //! # cevm-model — an executable reference model of semantics.md, and a differential harness
 //!
-//! The model ([`model::Model`]) is a deliberately plain rendering of semantics.md §2–§6:
+//! The model ([`model::Model`]) is a deliberately plain rendering of semantics.md §2–§7:
 //! ordered maps of reservation records and committed pages per process, a vector of frame
 //! reference counts with a lowest-free-first pool, per-byte frame contents, lock records,
 //! placement cursors, a handle table and the thread's last error. It shares no code with
@@ -17,7 +17,8 @@
 //! | `spec.rs` | §1 constants and validation rules, §3 layout numbers |
 //! | `model.rs` | the model's state and its primitives (frames, records, placement) |
 //! | `touch.rs` | §6: a thread's access, guard pages, auto-commit, multi-page touches |
-//! | `calls.rs` | §5: every call, check by check |
+//! | `calls.rs` | §5: every call, check by check; §5.13 identity |
+//! | `marshal.rs` | §7: the seven marshalling helpers, rule by rule, kernel and user mode |
 //! | `op.rs` | the steps and their symbolic arguments |
 //! | `outcome.rs` | what a step produced, and when kernel and model agree |
 //! | `harness.rs` | apply to both, compare, check invariants, sweep |
@@ -25,7 +26,7 @@
 //! | `strategy.rs` | proptest strategies with hostile arguments |
 //! | `hostile.rs` | the edge values both generators draw from |
 //! | `scenarios.rs` | the conformance scripts as op sequences (fuzz seeds) |
-//! | `known.rs` | filters for open kernel bugs (none now), each pinned by an ignored test |
+//! | `known.rs` | filters for open kernel bugs (none now), each pinned by an ignored test, and one model limit |
 
 #![warn(missing_docs)]
 
@@ -34,6 +35,7 @@ pub mod decode;
 pub mod harness;
 pub mod hostile;
 pub mod known;
+pub mod marshal;
 pub mod model;
 pub mod op;
 pub mod outcome;

@@ -222,15 +222,53 @@ pub enum Mode {
     Kernel,
 }
 
-/// The calling thread's context.
+/// The calling thread's context (§2 "Contexts"), with its defaults resolved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ctx {
-    /// The active process.
+    /// The active process P: whose code runs (GetCurrentProcessId, 0x42, non-Ex calls).
     pub active: u32,
+    /// The VM process V: whose tables hold addresses below the shared heap (§6), and
+    /// which LockPages/UnlockPages use (§5.7).
+    pub vm: u32,
     /// The mode.
     pub mode: Mode,
-    /// The direct caller the host named.
+    /// The direct caller C, when the host named one.
     pub caller: Option<u32>,
+    /// The owner O: the host's, else C when named, else P.
+    pub owner: u32,
+}
+
+impl Ctx {
+    /// §2's defaults: V = P, O = C when a caller is named, else P.
+    pub fn new(
+        active: u32,
+        mode: Mode,
+        vm: Option<u32>,
+        caller: Option<u32>,
+        owner: Option<u32>,
+    ) -> Self {
+        Ctx {
+            active,
+            vm: vm.unwrap_or(active),
+            mode,
+            caller,
+            owner: owner.or(caller).unwrap_or(active),
+        }
+    }
+}
+
+/// A live duplicate (§7 "Duplicates"): a committed read/write region of `size + 16`
+/// bytes at `base` in the process that made it, handed out at `base + 16`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dup {
+    /// The region's base (a VA record of the process that holds it).
+    pub base: u32,
+    /// The source pointer.
+    pub src: u32,
+    /// The size copied in (the effective size).
+    pub size: u32,
+    /// The source process: GetCallerVMProcessId when it was made.
+    pub source: u32,
 }
 
 /// A registered device range.
@@ -306,6 +344,8 @@ pub struct Model {
     pub locks: Vec<Lock>,
     /// The calling thread's last error.
     pub last_error: u32,
+    /// Live duplicates by (process holding it, pointer handed out).
+    pub dups: BTreeMap<(u32, u32), Dup>,
 }
 
 impl Model {
@@ -367,21 +407,11 @@ impl Model {
             next_handle: nk + 4,
             nk,
             shared_cursor: spec::SHARED_HEAP,
-            ctx: Ctx {
-                active: nk,
-                mode: Mode::Kernel,
-                caller: None,
-            },
-            other: (
-                Ctx {
-                    active: nk,
-                    mode: Mode::Kernel,
-                    caller: None,
-                },
-                0,
-            ),
+            ctx: Ctx::new(nk, Mode::Kernel, None, None, None),
+            other: (Ctx::new(nk, Mode::Kernel, None, None, None), 0),
             locks: Vec::new(),
             last_error: 0,
+            dups: BTreeMap::new(),
         }
     }
 
@@ -642,6 +672,12 @@ impl Model {
             return;
         };
         let Some(r) = space.records.remove(&base) else {
+            return;
+        };
+        // A duplicate lives as long as its region (§7 "Duplicates").
+        self.dups
+            .retain(|&(p, _), d| !(p == owner && d.base == base));
+        let Some(space) = self.space_mut(owner) else {
             return;
         };
         let committed: Vec<u32> = space

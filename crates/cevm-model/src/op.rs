@@ -141,6 +141,20 @@ pub enum Op {
         /// GetDirectCallerProcessId's answer.
         caller: Option<P>,
     },
+    /// Host: the full context of §2 — the active process, the mode, and the VM process,
+    /// direct caller and owner when named (`None`: §2's defaults).
+    EnterContext {
+        /// P.
+        process: P,
+        /// User or kernel mode.
+        mode: Mode,
+        /// V (default P).
+        vm: Option<P>,
+        /// C (default none).
+        caller: Option<P>,
+        /// O (default C, else P).
+        owner: Option<P>,
+    },
     /// SetLastError.
     SetLastError(u32),
     /// Host: the next steps run on the other of two threads (each has its own context and
@@ -234,8 +248,49 @@ pub enum Op {
     GlobalMemoryStatus,
     /// GetSystemInfo.
     GetSystemInfo,
-    /// GetCurrentProcessId, GetCallerVMProcessId, GetDirectCallerProcessId.
+    /// GetCurrentProcessId, GetCallerVMProcessId, GetDirectCallerProcessId,
+    /// GetOwnerProcess, GetCallerProcess (§5.13).
     Ids,
+    /// CeOpenCallerBuffer(ppDest, pSrc, cb, desc, ForceDuplicate) (§7.1).
+    CeOpenCallerBuffer {
+        src: Addr,
+        cb: u32,
+        desc: u32,
+        force: bool,
+    },
+    /// CeCloseCallerBuffer(pDest, pSrc, cb, desc) (§7.1).
+    CeCloseCallerBuffer {
+        dest: Addr,
+        src: Addr,
+        cb: u32,
+        desc: u32,
+    },
+    /// CeAllocAsynchronousBuffer(ppAsync, pSrc, cb, desc) (§7.2).
+    CeAllocAsynchronousBuffer { src: Addr, cb: u32, desc: u32 },
+    /// CeFreeAsynchronousBuffer(pAsync, pSrc, cb, desc) (§7.2).
+    CeFreeAsynchronousBuffer {
+        async_ptr: Addr,
+        src: Addr,
+        cb: u32,
+        desc: u32,
+    },
+    /// CeFlushAsynchronousBuffer(pAsync, pSrc, pSrcUnmarshalled, cb, desc) (§7.3).
+    CeFlushAsynchronousBuffer {
+        async_ptr: Addr,
+        src: Addr,
+        src_unmarshalled: Addr,
+        cb: u32,
+        desc: u32,
+    },
+    /// CeAllocDuplicateBuffer(ppDest, pSrc, cb, desc) (§7.4).
+    CeAllocDuplicateBuffer { src: Addr, cb: u32, desc: u32 },
+    /// CeFreeDuplicateBuffer(pDest, pSrc, cb, desc) (§7.4).
+    CeFreeDuplicateBuffer {
+        dest: Addr,
+        src: Addr,
+        cb: u32,
+        desc: u32,
+    },
     /// The thread reads.
     Read { a: Addr, width: Width },
     /// The thread writes bytes made from `seed`.
@@ -250,8 +305,9 @@ pub enum Op {
 /// What symbolic arguments resolve against: taken from the model and the run's history.
 #[derive(Debug, Clone, Default)]
 pub struct Env {
-    /// Reservation bases the thread can reach: the active process's, then the kernel's
-    /// from the shared heap up.
+    /// Reservation bases the thread can reach: the active process's, the VM process's
+    /// below the shared heap (when it is another), then the kernel's from the shared
+    /// heap up.
     pub records: Vec<u32>,
     /// Addresses calls returned, oldest first.
     pub rets: Vec<u32>,
@@ -276,6 +332,18 @@ impl Env {
             .keys()
             .copied()
             .collect();
+        // A VM process other than P (a kernel-mode driver's caller): its user space is
+        // mapped too (§2, §6).
+        if model.ctx.vm != model.ctx.active {
+            records.extend(
+                model
+                    .space(model.ctx.vm)
+                    .records
+                    .keys()
+                    .copied()
+                    .filter(|&b| b < crate::spec::SHARED_HEAP),
+            );
+        }
         if model.ctx.active != model.nk {
             records.extend(
                 model
@@ -424,6 +492,86 @@ impl Op {
                 pid: env.pid(*pid),
                 mode: *mode,
                 caller: caller.map(|c| env.pid(c)),
+            },
+            Op::EnterContext {
+                process,
+                mode,
+                vm,
+                caller,
+                owner,
+            } => Op::EnterContext {
+                process: env.pid(*process),
+                mode: *mode,
+                vm: vm.map(|c| env.pid(c)),
+                caller: caller.map(|c| env.pid(c)),
+                owner: owner.map(|c| env.pid(c)),
+            },
+            Op::CeOpenCallerBuffer {
+                src,
+                cb,
+                desc,
+                force,
+            } => Op::CeOpenCallerBuffer {
+                src: a(src),
+                cb: *cb,
+                desc: *desc,
+                force: *force,
+            },
+            Op::CeCloseCallerBuffer {
+                dest,
+                src,
+                cb,
+                desc,
+            } => Op::CeCloseCallerBuffer {
+                dest: a(dest),
+                src: a(src),
+                cb: *cb,
+                desc: *desc,
+            },
+            Op::CeAllocAsynchronousBuffer { src, cb, desc } => Op::CeAllocAsynchronousBuffer {
+                src: a(src),
+                cb: *cb,
+                desc: *desc,
+            },
+            Op::CeFreeAsynchronousBuffer {
+                async_ptr,
+                src,
+                cb,
+                desc,
+            } => Op::CeFreeAsynchronousBuffer {
+                async_ptr: a(async_ptr),
+                src: a(src),
+                cb: *cb,
+                desc: *desc,
+            },
+            Op::CeFlushAsynchronousBuffer {
+                async_ptr,
+                src,
+                src_unmarshalled,
+                cb,
+                desc,
+            } => Op::CeFlushAsynchronousBuffer {
+                async_ptr: a(async_ptr),
+                src: a(src),
+                src_unmarshalled: a(src_unmarshalled),
+                cb: *cb,
+                desc: *desc,
+            },
+            Op::CeAllocDuplicateBuffer { src, cb, desc } => Op::CeAllocDuplicateBuffer {
+                src: a(src),
+                cb: *cb,
+                desc: *desc,
+            },
+            Op::CeFreeDuplicateBuffer {
+                dest,
+                src,
+                cb,
+                desc,
+            } => Op::CeFreeDuplicateBuffer {
+                dest: a(dest),
+                src: a(src),
+                cb: *cb,
+                desc: *desc,
             },
             Op::VirtualAlloc {
                 h: hh,
@@ -575,6 +723,14 @@ impl Op {
         match self {
             Op::CreateProcess => "CreateProcess",
             Op::Enter { .. } => "Enter",
+            Op::EnterContext { .. } => "EnterContext",
+            Op::CeOpenCallerBuffer { .. } => "CeOpenCallerBuffer",
+            Op::CeCloseCallerBuffer { .. } => "CeCloseCallerBuffer",
+            Op::CeAllocAsynchronousBuffer { .. } => "CeAllocAsynchronousBuffer",
+            Op::CeFreeAsynchronousBuffer { .. } => "CeFreeAsynchronousBuffer",
+            Op::CeFlushAsynchronousBuffer { .. } => "CeFlushAsynchronousBuffer",
+            Op::CeAllocDuplicateBuffer { .. } => "CeAllocDuplicateBuffer",
+            Op::CeFreeDuplicateBuffer { .. } => "CeFreeDuplicateBuffer",
             Op::SetLastError(_) => "SetLastError",
             Op::SwitchThread => "SwitchThread",
             Op::VirtualAlloc { h: None, .. } => "VirtualAlloc",

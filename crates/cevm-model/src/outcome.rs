@@ -47,8 +47,16 @@ pub enum Ret {
     Status([u32; 8]),
     /// GetSystemInfo, field by field.
     Info([u32; 8]),
-    /// GetCurrentProcessId, GetCallerVMProcessId, GetDirectCallerProcessId.
-    Ids([u32; 3]),
+    /// GetCurrentProcessId, GetCallerVMProcessId, GetDirectCallerProcessId,
+    /// GetOwnerProcess, GetCallerProcess (§5.13).
+    Ids([u32; 5]),
+    /// A marshalling helper (§7): its HRESULT and the out-pointer, when it wrote one.
+    Marshal {
+        /// The HRESULT.
+        hr: u32,
+        /// What the helper stored in its out-parameter, if anything.
+        out: Option<u32>,
+    },
     /// A thread access raised an exception.
     Raised {
         /// Exception code.

@@ -147,6 +147,129 @@ pub fn all() -> Vec<(&'static str, Vec<Op>)> {
         ("virtualquery_fields", virtualquery_fields()),
         ("tour_kernel_calls", tour_kernel_calls()),
         ("tour_processes", tour_processes()),
+        (
+            "driver_marshals_caller_buffers",
+            driver_marshals_caller_buffers(),
+        ),
+    ]
+}
+
+/// Issue 10's walk: a kernel-mode driver called by app.exe opens a buffer synchronously,
+/// takes a large one asynchronously (an alias) and a small one (a copy), writes what the
+/// caller sees, flushes and frees; then a user-mode driver duplicates the same buffers,
+/// and the identity calls answer in each context.
+fn driver_marshals_caller_buffers() -> Vec<Op> {
+    use crate::spec::arg;
+    let driver = Op::EnterContext {
+        process: NK,
+        mode: Mode::Kernel,
+        vm: Some(APP),
+        caller: Some(APP),
+        owner: None,
+    };
+    // app.exe's first allocation is at 0x10000 (§3 placement).
+    let (buf, small) = (Addr::Abs(0x1_0010), Addr::Abs(0x1_0100));
+    vec![
+        enter(APP, Mode::User),
+        alloc(0x3000, mem::COMMIT, page::READWRITE),
+        write(ret(0, 0x10), Width::N(0x40), 0x1234),
+        Op::Ids,
+        driver.clone(),
+        Op::Ids,
+        // Synchronous: an I/O buffer used in place.
+        Op::CeOpenCallerBuffer {
+            src: buf,
+            cb: 0x40,
+            desc: arg::IO_PTR,
+            force: false,
+        },
+        Op::CeCloseCallerBuffer {
+            dest: buf,
+            src: buf,
+            cb: 0x40,
+            desc: arg::IO_PTR,
+        },
+        // Asynchronous, 0x2000 bytes: an alias; a write through it is the caller's.
+        Op::CeAllocAsynchronousBuffer {
+            src: buf,
+            cb: 0x2000,
+            desc: arg::IO_PTR,
+        },
+        write(ret(0, 0), Width::B4, 0xBEEF),
+        Op::CeFlushAsynchronousBuffer {
+            async_ptr: ret(0, 0),
+            src: buf,
+            src_unmarshalled: Addr::Abs(0),
+            cb: 0x2000,
+            desc: arg::IO_PTR,
+        },
+        Op::CeFreeAsynchronousBuffer {
+            async_ptr: ret(0, 0),
+            src: buf,
+            cb: 0x2000,
+            desc: arg::IO_PTR,
+        },
+        // Asynchronous, 520 bytes: a copy, written back by the flush and the free.
+        Op::CeAllocAsynchronousBuffer {
+            src: small,
+            cb: 520,
+            desc: arg::IO_PTR,
+        },
+        write(ret(0, 0), Width::N(8), 0xCAFE),
+        Op::CeFlushAsynchronousBuffer {
+            async_ptr: ret(0, 0),
+            src: small,
+            src_unmarshalled: Addr::Abs(0),
+            cb: 520,
+            desc: arg::IO_PTR,
+        },
+        // A mismatched free (cb larger than the duplicate) changes nothing.
+        Op::CeFreeAsynchronousBuffer {
+            async_ptr: ret(0, 0),
+            src: small,
+            cb: 521,
+            desc: arg::IO_PTR | arg::FORCE_ALIAS,
+        },
+        Op::CeFreeAsynchronousBuffer {
+            async_ptr: ret(0, 0),
+            src: small,
+            cb: 520,
+            desc: arg::IO_PTR,
+        },
+        enter(APP, Mode::User),
+        read(small, Width::N(16)),
+        // A user-mode driver in udevice.exe called by app.exe: always a duplicate (its
+        // first one is at 0x10010 in udevice.exe, so the source is 0x10020 here: a
+        // duplicate at its source's address cannot be closed, see tests/regressions.rs).
+        Op::EnterContext {
+            process: DRV,
+            mode: Mode::User,
+            vm: None,
+            caller: Some(APP),
+            owner: None,
+        },
+        Op::Ids,
+        Op::CeOpenCallerBuffer {
+            src: Addr::Abs(0x1_0020),
+            cb: 0x40,
+            desc: arg::IO_PTR,
+            force: false,
+        },
+        write(ret(0, 0), Width::B4, 7),
+        Op::CeCloseCallerBuffer {
+            dest: ret(0, 0),
+            src: Addr::Abs(0x1_0020),
+            cb: 0x40,
+            desc: arg::IO_PTR,
+        },
+        Op::CeAllocDuplicateBuffer {
+            src: Addr::Abs(0x1_0020),
+            cb: 0,
+            desc: arg::I_ASTR,
+        },
+        enter(APP, Mode::User),
+        read(Addr::Abs(0x1_0020), Width::N(0x40)),
+        Op::Sweep,
     ]
 }
 

@@ -64,6 +64,40 @@ pub mod err {
     pub const INVALID_PARAMETER: u32 = 87;
 }
 
+/// HRESULTs of the marshalling helpers (§7).
+pub mod hr {
+    pub const S_OK: u32 = 0;
+    pub const E_INVALIDARG: u32 = 0x8007_0057;
+    pub const E_ACCESSDENIED: u32 = 0x8007_0005;
+    pub const E_OUTOFMEMORY: u32 = 0x8007_000E;
+
+    /// HRESULT_FROM_WIN32(e) as §7 defines it: 0x80070000 | e.
+    pub fn from_win32(e: u32) -> u32 {
+        0x8007_0000 | e
+    }
+}
+
+/// ArgumentDescriptor values (§7 "Descriptors").
+pub mod arg {
+    pub const DW: u32 = 0x0;
+    pub const I_PTR: u32 = 0x4;
+    pub const I_WSTR: u32 = 0x5;
+    pub const I_ASTR: u32 = 0x6;
+    pub const I_PDW: u32 = 0x7;
+    pub const O_PTR: u32 = 0x8;
+    pub const O_PDW: u32 = 0x9;
+    pub const O_PI64: u32 = 0xA;
+    pub const IO_PTR: u32 = 0xC;
+    pub const IO_PDW: u32 = 0xD;
+    pub const IO_PI64: u32 = 0xE;
+    /// The O bit.
+    pub const O_BIT: u32 = 0x8;
+    /// MARSHAL_FORCE_ALIAS.
+    pub const FORCE_ALIAS: u32 = 0x8000_0000;
+    /// MARSHAL_CICO_SIZE: the 520-byte line of CeAllocAsynchronousBuffer (§7.2 3b).
+    pub const CICO_SIZE: u32 = 520;
+}
+
 /// `STATUS_ACCESS_VIOLATION` (§1): raised for every faulting access, guard pages too.
 pub const STATUS_ACCESS_VIOLATION: u32 = 0xC000_0005;
 

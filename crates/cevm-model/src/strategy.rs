@@ -178,6 +178,300 @@ fn width() -> BoxedStrategy<Width> {
     .boxed()
 }
 
+/// An ArgumentDescriptor: mostly valid, with and without MARSHAL_FORCE_ALIAS, sometimes
+/// invalid or anything.
+pub fn desc() -> BoxedStrategy<u32> {
+    prop_oneof![
+        8 => select(DESCS),
+        1 => any::<u32>(),
+    ]
+    .boxed()
+}
+
+/// A helper's byte count: around 520, the PDW/PI64 sizes, 64 KiB, small, or anything.
+pub fn cb() -> BoxedStrategy<u32> {
+    prop_oneof![
+        5 => select(CBS),
+        3 => 1u32..0x1000,
+        1 => 0x1000u32..0x1_2000,
+        1 => size(),
+    ]
+    .boxed()
+}
+
+/// A pointer for a helper: recent results (buffers, duplicates, aliases), reservations,
+/// the bounds the helpers test, or any address.
+pub fn maddr() -> BoxedStrategy<Addr> {
+    prop_oneof![
+        6 => (0u8..4, select(&[0i32, 0, 0, 0x10, 0x123, 0xFF0, -0x10, 0x1000][..]))
+            .prop_map(|(back, off)| Addr::Ret { back, off }),
+        2 => (any::<u8>(), near()).prop_map(|(pick, off)| Addr::Rec { pick, off }),
+        2 => select(MARSHAL_ADDRS).prop_map(Addr::Abs),
+        1 => addr(),
+    ]
+    .boxed()
+}
+
+fn opt_pid() -> BoxedStrategy<Option<P>> {
+    prop_oneof![3 => Just(None), 2 => pid().prop_map(Some)].boxed()
+}
+
+/// Enter a full context: any P, V, C, O (dead and unknown ones too), either mode.
+fn enter_context() -> BoxedStrategy<Op> {
+    (pid(), mode(), opt_pid(), opt_pid(), opt_pid())
+        .prop_map(|(process, mode, vm, caller, owner)| Op::EnterContext {
+            process,
+            mode,
+            vm,
+            caller,
+            owner,
+        })
+        .boxed()
+}
+
+/// The contexts drivers meet (§2), calling app.exe = `P::Nth(1)`: a kernel-mode driver
+/// (and the reflector), a user-mode driver in `P::Nth(2)`, kernel code calling a
+/// kernel-mode driver directly, and the application itself.
+fn driver_context() -> BoxedStrategy<Op> {
+    let nk = P::Nth(0);
+    let app = P::Nth(1);
+    prop_oneof![
+        4 => Just(Op::EnterContext {
+            process: nk,
+            mode: Mode::Kernel,
+            vm: Some(app),
+            caller: Some(app),
+            owner: None,
+        }),
+        2 => Just(Op::EnterContext {
+            process: P::Nth(2),
+            mode: Mode::User,
+            vm: None,
+            caller: Some(app),
+            owner: None,
+        }),
+        1 => Just(Op::EnterContext {
+            process: nk,
+            mode: Mode::Kernel,
+            vm: Some(app),
+            caller: Some(nk),
+            owner: Some(app),
+        }),
+        1 => Just(Op::EnterContext {
+            process: app,
+            mode: Mode::User,
+            vm: None,
+            caller: None,
+            owner: None,
+        }),
+        1 => Just(Op::EnterContext {
+            process: nk,
+            mode: Mode::Kernel,
+            vm: None,
+            caller: None,
+            owner: None,
+        }),
+    ]
+    .boxed()
+}
+
+/// A driver's use of one helper pair: app.exe fills a buffer (sometimes leaving a string
+/// terminator), a driver context marshals it, writes through the result, flushes, and
+/// frees it — with the same arguments or mismatched ones (another cb, descriptor or
+/// pointer) — then the application reads its buffer back.
+pub fn marshal_snippet() -> BoxedStrategy<Vec<Op>> {
+    use crate::spec::mem;
+    let same_or = |s: BoxedStrategy<u32>| prop_oneof![3 => Just(None), 1 => s.prop_map(Some)];
+    (
+        (
+            prop_oneof![4 => 0x100u32..0x3000, 1 => 0x1_0000u32..0x1_3000],
+            select(&[0i32, 0x10, 0x123, 0xFF0, 0xFFE][..]),
+            0u16..0x300,
+            any::<u32>(),
+            driver_context(),
+        ),
+        (
+            0u8..3,
+            cb(),
+            desc(),
+            prop::bool::weighted(0.3),
+            prop::bool::weighted(0.5),
+            prop::bool::weighted(0.3),
+        ),
+        (
+            same_or(cb()),
+            same_or(desc()),
+            prop_oneof![6 => Just(0i32), 1 => Just(0x10), 1 => Just(-0x10)],
+            any::<u32>(),
+        ),
+    )
+        .prop_map(
+            |(
+                (size, off, len, seed, ctx),
+                (which, cb, desc, force, write, flush),
+                (cb2, desc2, bad, seed2),
+            )| {
+                let src = Addr::Ret { back: 0, off };
+                let mut ops = vec![
+                    Op::Enter {
+                        pid: P::Nth(1),
+                        mode: Mode::User,
+                        caller: None,
+                    },
+                    Op::VirtualAlloc {
+                        h: None,
+                        a: Addr::Abs(0),
+                        n: size,
+                        ty: mem::COMMIT,
+                        prot: page::READWRITE,
+                    },
+                    Op::Write {
+                        a: src,
+                        width: Width::N(len),
+                        seed,
+                    },
+                    ctx,
+                ];
+                ops.push(match which {
+                    0 => Op::CeOpenCallerBuffer {
+                        src,
+                        cb,
+                        desc,
+                        force,
+                    },
+                    1 => Op::CeAllocAsynchronousBuffer { src, cb, desc },
+                    _ => Op::CeAllocDuplicateBuffer { src, cb, desc },
+                });
+                // From here Ret 0 is the helper's result, Ret 1 the buffer.
+                let out = Addr::Ret { back: 0, off: bad };
+                let src = Addr::Ret { back: 1, off };
+                if write {
+                    ops.push(Op::Write {
+                        a: Addr::Ret { back: 0, off: 0 },
+                        width: Width::N(len.min(0x40)),
+                        seed: seed2,
+                    });
+                }
+                let (cb2, desc2) = (cb2.unwrap_or(cb), desc2.unwrap_or(desc));
+                if flush {
+                    ops.push(Op::CeFlushAsynchronousBuffer {
+                        async_ptr: out,
+                        src,
+                        src_unmarshalled: Addr::Ret { back: 1, off: 0 },
+                        cb: cb2,
+                        desc: desc2,
+                    });
+                }
+                ops.push(match which {
+                    0 => Op::CeCloseCallerBuffer {
+                        dest: out,
+                        src,
+                        cb: cb2,
+                        desc: desc2,
+                    },
+                    1 => Op::CeFreeAsynchronousBuffer {
+                        async_ptr: out,
+                        src,
+                        cb: cb2,
+                        desc: desc2,
+                    },
+                    _ => Op::CeFreeDuplicateBuffer {
+                        dest: out,
+                        src,
+                        cb: cb2,
+                        desc: desc2,
+                    },
+                });
+                ops.push(Op::Ids);
+                ops.push(Op::Enter {
+                    pid: P::Nth(1),
+                    mode: Mode::User,
+                    caller: None,
+                });
+                ops.push(Op::Read {
+                    a: src,
+                    width: Width::N(len.min(0x40)),
+                });
+                ops
+            },
+        )
+        .boxed()
+}
+
+/// Helpers on pointers at the range bounds: app.exe's memory just below 0x70000000 (made
+/// in kernel mode), the shared heap, and the kernel's, in a driver context.
+pub fn bound_snippet() -> BoxedStrategy<Vec<Op>> {
+    use crate::spec::mem;
+    (
+        select(&[0u32, 0x10, 0x100, 0x1F8, 0x200, 0xE00, 0xFF0, 0xFFF][..]),
+        select(MARSHAL_ADDRS),
+        prop::bool::weighted(0.5),
+        driver_context(),
+        0u8..3,
+        cb(),
+        desc(),
+    )
+        .prop_map(|(back, edge, below, ctx, which, cb, desc)| {
+            let src = if below {
+                Addr::Abs(0x7000_0000 - back)
+            } else {
+                Addr::Abs(edge.wrapping_sub(back))
+            };
+            vec![
+                Op::Enter {
+                    pid: P::Nth(1),
+                    mode: Mode::Kernel,
+                    caller: None,
+                },
+                Op::VirtualAlloc {
+                    h: None,
+                    a: Addr::Abs(0x6FFF_0000),
+                    n: 0x1_0000,
+                    ty: mem::RESERVE | mem::COMMIT,
+                    prot: page::READWRITE,
+                },
+                Op::CeVirtualSharedAlloc {
+                    a: Addr::Abs(0),
+                    n: 0x3000,
+                    action: mem::COMMIT,
+                },
+                ctx,
+                match which {
+                    0 => Op::CeOpenCallerBuffer {
+                        src,
+                        cb,
+                        desc,
+                        force: false,
+                    },
+                    1 => Op::CeAllocAsynchronousBuffer { src, cb, desc },
+                    _ => Op::CeAllocDuplicateBuffer { src, cb, desc },
+                },
+                Op::Ids,
+                match which {
+                    0 => Op::CeCloseCallerBuffer {
+                        dest: Addr::Ret { back: 0, off: 0 },
+                        src,
+                        cb,
+                        desc,
+                    },
+                    1 => Op::CeFreeAsynchronousBuffer {
+                        async_ptr: Addr::Ret { back: 0, off: 0 },
+                        src,
+                        cb,
+                        desc,
+                    },
+                    _ => Op::CeFreeDuplicateBuffer {
+                        dest: Addr::Ret { back: 0, off: 0 },
+                        src,
+                        cb,
+                        desc,
+                    },
+                },
+            ]
+        })
+        .boxed()
+}
+
 /// One step, every call of §5, the accesses of §6, context switches and sweeps.
 pub fn op() -> BoxedStrategy<Op> {
     let arms: Vec<(u32, BoxedStrategy<Op>)> = vec![
@@ -341,7 +635,78 @@ pub fn op() -> BoxedStrategy<Op> {
         (1, handle().prop_map(|h| Op::TerminateProcess { h }).boxed()),
         (1, Just(Op::GlobalMemoryStatus).boxed()),
         (1, Just(Op::GetSystemInfo).boxed()),
-        (1, Just(Op::Ids).boxed()),
+        (2, Just(Op::Ids).boxed()),
+        (3, enter_context().boxed()),
+        (
+            3,
+            (maddr(), cb(), desc(), prop::bool::weighted(0.3))
+                .prop_map(|(src, cb, desc, force)| Op::CeOpenCallerBuffer {
+                    src,
+                    cb,
+                    desc,
+                    force,
+                })
+                .boxed(),
+        ),
+        (
+            2,
+            (maddr(), maddr(), cb(), desc())
+                .prop_map(|(dest, src, cb, desc)| Op::CeCloseCallerBuffer {
+                    dest,
+                    src,
+                    cb,
+                    desc,
+                })
+                .boxed(),
+        ),
+        (
+            3,
+            (maddr(), cb(), desc())
+                .prop_map(|(src, cb, desc)| Op::CeAllocAsynchronousBuffer { src, cb, desc })
+                .boxed(),
+        ),
+        (
+            2,
+            (maddr(), maddr(), cb(), desc())
+                .prop_map(|(async_ptr, src, cb, desc)| Op::CeFreeAsynchronousBuffer {
+                    async_ptr,
+                    src,
+                    cb,
+                    desc,
+                })
+                .boxed(),
+        ),
+        (
+            1,
+            (maddr(), maddr(), maddr(), cb(), desc())
+                .prop_map(|(async_ptr, src, src_unmarshalled, cb, desc)| {
+                    Op::CeFlushAsynchronousBuffer {
+                        async_ptr,
+                        src,
+                        src_unmarshalled,
+                        cb,
+                        desc,
+                    }
+                })
+                .boxed(),
+        ),
+        (
+            2,
+            (maddr(), cb(), desc())
+                .prop_map(|(src, cb, desc)| Op::CeAllocDuplicateBuffer { src, cb, desc })
+                .boxed(),
+        ),
+        (
+            2,
+            (maddr(), maddr(), cb(), desc())
+                .prop_map(|(dest, src, cb, desc)| Op::CeFreeDuplicateBuffer {
+                    dest,
+                    src,
+                    cb,
+                    desc,
+                })
+                .boxed(),
+        ),
         (
             10,
             (addr(), width())
@@ -687,6 +1052,8 @@ pub fn snippet() -> BoxedStrategy<Vec<Op>> {
         2 => remote,
         1 => exhaust,
         1 => boundary,
+        4 => marshal_snippet(),
+        1 => bound_snippet(),
     ]
     .boxed()
 }

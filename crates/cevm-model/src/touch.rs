@@ -170,21 +170,21 @@ impl Model {
         Ok(())
     }
 
-    /// A read by the calling thread (§6).
+    /// A read by the calling thread (§6: below the shared heap, the VM process's tables).
     pub fn thread_read(&mut self, a: u32, len: u64) -> Result<Vec<Option<u8>>, Fault> {
-        let (pid, mode) = (self.ctx.active, self.ctx.mode);
+        let (pid, mode) = (self.ctx.vm, self.ctx.mode);
         self.read_as(pid, mode, a, len, AccessKind::Read)
     }
 
     /// A write by the calling thread (§6).
     pub fn thread_write(&mut self, a: u32, data: &[u8]) -> Result<(), Fault> {
-        let (pid, mode) = (self.ctx.active, self.ctx.mode);
+        let (pid, mode) = (self.ctx.vm, self.ctx.mode);
         self.write_as(pid, mode, a, data)
     }
 
     /// An instruction fetch by the calling thread (§6).
     pub fn thread_execute(&mut self, a: u32) -> Result<(), Fault> {
-        let (pid, mode) = (self.ctx.active, self.ctx.mode);
+        let (pid, mode) = (self.ctx.vm, self.ctx.mode);
         self.read_as(pid, mode, a, 1, AccessKind::Execute)
             .map(|_| ())
     }

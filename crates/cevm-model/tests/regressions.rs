@@ -2,12 +2,13 @@
 //! op sequence, run with no step filtered, and asserts the outcome semantics.md gives.
 //! While the kernel is wrong in such a case, its test is `#[ignore = "kernel bug: …"]`
 //! and `src/known.rs` skips exactly that case in the random runs. Every kernel bug found
-//! so far has been fixed, so none is ignored now; the tests say in a comment which were
-//! kernel bugs and which were the model's mistakes.
+//! before issue 10 has been fixed, and so have the two found in the §7 helpers, so none
+//! is ignored now. The tests say in a comment which were kernel bugs and which were the model's
+//! mistakes.
 
 use cevm_model::op::{Addr, H, P, Phys, Width};
 use cevm_model::outcome::{Outcome, Ret};
-use cevm_model::spec::{lockflag, mem, page};
+use cevm_model::spec::{arg, hr, lockflag, mem, page};
 use cevm_model::{Harness, Mode, Op, WorldConfig};
 
 fn world(processes: u8) -> WorldConfig {
@@ -598,4 +599,291 @@ fn user_mode_virtual_protect_obeys_the_user_pointer_rule() {
         ],
     );
     assert_eq!(outcome(&h, &cfg, 2).last_error, 87);
+}
+
+// ----- issue 10: contexts and the §7 helpers ---------------------------------------------
+
+/// app.exe (`P::Nth(1)`) commits a read/write page; then a kernel-mode driver called by it
+/// runs (P = NK.EXE, V = C = O = app, kernel mode).
+fn driver_called_by_app() -> Vec<Op> {
+    vec![
+        Op::Enter {
+            pid: P::Nth(1),
+            mode: Mode::User,
+            caller: None,
+        },
+        Op::VirtualAlloc {
+            h: None,
+            a: Addr::Abs(0),
+            n: 0x1000,
+            ty: mem::COMMIT,
+            prot: page::READWRITE,
+        },
+        Op::EnterContext {
+            process: P::Nth(0),
+            mode: Mode::Kernel,
+            vm: Some(P::Nth(1)),
+            caller: Some(P::Nth(1)),
+            owner: None,
+        },
+    ]
+}
+
+fn marshal(hr: u32, out: Option<u32>) -> Ret {
+    Ret::Marshal { hr, out }
+}
+
+#[test]
+fn an_overlapping_input_buffer_that_cannot_be_duplicated_still_gives_e_invalidarg() {
+    // Model fix: §7.2 3a "the call still returns E_INVALIDARG" whatever making the
+    // duplicate gave; the model returned the copy-in's E_ACCESSDENIED. NK.EXE has nothing
+    // at 0x6FFFFDF8, so the copy-in faults and no duplicate is written.
+    let cfg = world(1);
+    let h = agree(
+        &cfg,
+        &[Op::CeAllocAsynchronousBuffer {
+            src: Addr::Abs(0x6FFF_FDF8),
+            cb: 521,
+            desc: arg::I_WSTR,
+        }],
+    );
+    assert_eq!(outcome(&h, &cfg, 0).ret, marshal(hr::E_INVALIDARG, None));
+}
+
+#[test]
+fn freeing_a_duplicate_whose_pages_are_locked_fails_and_keeps_it() {
+    // Model fix, where §7 is silent: the release is VirtualFree's, which refuses a
+    // reservation with locked pages (§5.2 [cevm]); the library then answers E_INVALIDARG,
+    // leaves the last error and keeps the duplicate live, so the free works once unlocked.
+    // The model had dropped the record and reported the write-back's S_OK with error 87.
+    let cfg = world(1);
+    let mut ops = driver_called_by_app();
+    ops.extend([
+        Op::CeAllocDuplicateBuffer {
+            src: Addr::Ret { back: 0, off: 0 },
+            cb: 16,
+            desc: arg::IO_PTR,
+        },
+        Op::LockPages {
+            h: None,
+            a: Addr::Ret { back: 0, off: 0 },
+            n: 16,
+            flags: lockflag::READ,
+        },
+        Op::CeFreeDuplicateBuffer {
+            dest: Addr::Ret { back: 0, off: 0 },
+            src: Addr::Ret { back: 1, off: 0 },
+            cb: 16,
+            desc: arg::IO_PTR,
+        },
+        Op::UnlockPages {
+            h: None,
+            a: Addr::Ret { back: 0, off: 0 },
+            n: 16,
+        },
+        Op::CeFreeDuplicateBuffer {
+            dest: Addr::Ret { back: 0, off: 0 },
+            src: Addr::Ret { back: 1, off: 0 },
+            cb: 16,
+            desc: arg::IO_PTR,
+        },
+    ]);
+    let h = agree(&cfg, &ops);
+    let n = ops.len();
+    assert_eq!(
+        outcome(&h, &cfg, n - 3).ret,
+        marshal(hr::E_INVALIDARG, None)
+    );
+    assert_eq!(outcome(&h, &cfg, n - 3).last_error, 0);
+    assert_eq!(outcome(&h, &cfg, n - 1).ret, marshal(hr::S_OK, None));
+}
+
+#[test]
+fn a_flush_on_the_alias_path_refuses_a_live_duplicate() {
+    // Found as a kernel bug (fixed on the library side meanwhile, c4c4377). §7 [cevm]: "A pointer handed to a free or flush that is … a live duplicate where an
+    // alias is expected → E_INVALIDARG, nothing changes". With MARSHAL_FORCE_ALIAS (or
+    // cb > 520) the flush expects an alias; the library returned S_OK.
+    let cfg = world(1);
+    let mut ops = driver_called_by_app();
+    ops.extend([
+        Op::CeAllocDuplicateBuffer {
+            src: Addr::Ret { back: 0, off: 0 },
+            cb: 16,
+            desc: arg::IO_PTR,
+        },
+        Op::CeFlushAsynchronousBuffer {
+            async_ptr: Addr::Ret { back: 0, off: 0 },
+            src: Addr::Ret { back: 1, off: 0 },
+            src_unmarshalled: Addr::Abs(0),
+            cb: 16,
+            desc: arg::IO_PTR | arg::FORCE_ALIAS,
+        },
+    ]);
+    let h = agree(&cfg, &ops);
+    assert_eq!(
+        outcome(&h, &cfg, ops.len() - 1).ret,
+        marshal(hr::E_INVALIDARG, None)
+    );
+}
+
+#[test]
+fn a_user_mode_duplicate_at_its_sources_address_cannot_be_closed() {
+    // Both sides agree; pinned because it is a trap of [cevm] "Duplicates" (a region of
+    // the active process, not CE's heap): udevice.exe's first duplicate is 0x10000 + 16,
+    // the very address of app.exe's buffer at 0x10010, so CeCloseCallerBuffer sees
+    // pDest = pSrc, which user mode refuses (§7.1), and the duplicate stays.
+    let cfg = world(2);
+    let ops = vec![
+        Op::Enter {
+            pid: P::Nth(1),
+            mode: Mode::User,
+            caller: None,
+        },
+        Op::VirtualAlloc {
+            h: None,
+            a: Addr::Abs(0),
+            n: 0x1000,
+            ty: mem::COMMIT,
+            prot: page::READWRITE,
+        },
+        Op::EnterContext {
+            process: P::Nth(2),
+            mode: Mode::User,
+            vm: None,
+            caller: Some(P::Nth(1)),
+            owner: None,
+        },
+        Op::CeOpenCallerBuffer {
+            src: Addr::Abs(0x1_0010),
+            cb: 0x40,
+            desc: arg::IO_PTR,
+            force: false,
+        },
+        Op::CeCloseCallerBuffer {
+            dest: Addr::Abs(0x1_0010),
+            src: Addr::Abs(0x1_0010),
+            cb: 0x40,
+            desc: arg::IO_PTR,
+        },
+        Op::CeFreeDuplicateBuffer {
+            dest: Addr::Abs(0x1_0010),
+            src: Addr::Abs(0x1_0010),
+            cb: 0x40,
+            desc: arg::IO_PTR,
+        },
+    ];
+    let h = agree(&cfg, &ops);
+    assert_eq!(outcome(&h, &cfg, 3).ret, marshal(hr::S_OK, Some(0x1_0010)));
+    assert_eq!(outcome(&h, &cfg, 4).ret, marshal(hr::E_INVALIDARG, None));
+    // Still live: CeFreeDuplicateBuffer has no pDest = pSrc rule and frees it.
+    assert_eq!(outcome(&h, &cfg, 5).ret, marshal(hr::S_OK, None));
+}
+
+#[test]
+fn a_wide_terminator_split_across_pages_ends_a_string_read_page_by_page() {
+    // Found as a kernel bug (fixed on the library side meanwhile, 14f48ba).
+    // §7.1 user mode: another process's string of unknown length is read page by page
+    // "until the terminator"; the duplicate holds the bytes from p to the end of the page
+    // that holds it. Here p = 0x10FFF is odd, so the terminator (the first character, two
+    // zero bytes at 0x10FFF and 0x11000) straddles the first page boundary; the rest of
+    // the second page is non-zero. The duplicate is 0x1001 bytes (to the end of page
+    // 0x11000), so its region (size + 16) has two pages.
+    let cfg = world(2);
+    let ops = vec![
+        Op::Enter {
+            pid: P::Nth(1),
+            mode: Mode::User,
+            caller: None,
+        },
+        Op::VirtualAlloc {
+            h: None,
+            a: Addr::Abs(0),
+            n: 0x3000,
+            ty: mem::COMMIT,
+            prot: page::READWRITE,
+        },
+        Op::Write {
+            a: Addr::Abs(0x1_1001),
+            width: Width::N(0xFFF),
+            seed: 5,
+        },
+        Op::EnterContext {
+            process: P::Nth(2),
+            mode: Mode::User,
+            vm: None,
+            caller: Some(P::Nth(1)),
+            owner: None,
+        },
+        Op::CeOpenCallerBuffer {
+            src: Addr::Abs(0x1_0FFF),
+            cb: 0,
+            desc: arg::I_WSTR,
+            force: false,
+        },
+        Op::VirtualQuery {
+            h: None,
+            a: Addr::Ret { back: 0, off: 0 },
+            len: 28,
+        },
+    ];
+    let h = agree(&cfg, &ops);
+    assert_eq!(outcome(&h, &cfg, 4).ret, marshal(hr::S_OK, Some(0x1_0010)));
+    let Ret::Query(q) = outcome(&h, &cfg, 5).ret else {
+        panic!("query")
+    };
+    assert_eq!(q.region_size, 0x2000);
+}
+
+#[test]
+fn a_page_by_page_string_read_needs_frames_for_each_rounds_duplicate() {
+    // Model fix, where §7 is silent: as CE's loop (which allocates each round's
+    // duplicate before reading), a round without the frames for a duplicate of the chunk
+    // read so far fails with E_OUTOFMEMORY before reading. Here one frame is free and the
+    // first round's duplicate (0x1000 + 16 bytes) needs two; the model used to read on,
+    // meet the unmapped page after the string and answer E_ACCESSDENIED (last error 87).
+    let cfg = world(2);
+    let ops = vec![
+        Op::Enter {
+            pid: P::Nth(1),
+            mode: Mode::User,
+            caller: None,
+        },
+        Op::VirtualAlloc {
+            h: None,
+            a: Addr::Abs(0),
+            n: 0x1000,
+            ty: mem::COMMIT,
+            prot: page::READWRITE,
+        },
+        Op::Write {
+            a: Addr::Abs(0x1_0000),
+            width: Width::N(0x1000),
+            seed: 9,
+        },
+        // 256 frames: two process pages, the string's page, and 252 more leave one.
+        Op::VirtualAlloc {
+            h: None,
+            a: Addr::Abs(0),
+            n: 252 * 0x1000,
+            ty: mem::COMMIT,
+            prot: page::READWRITE,
+        },
+        Op::EnterContext {
+            process: P::Nth(2),
+            mode: Mode::User,
+            vm: None,
+            caller: Some(P::Nth(1)),
+            owner: None,
+        },
+        Op::CeOpenCallerBuffer {
+            src: Addr::Abs(0x1_0000),
+            cb: 0,
+            desc: arg::I_ASTR,
+            force: false,
+        },
+    ];
+    let h = agree(&cfg, &ops);
+    assert_eq!(outcome(&h, &cfg, 3).ret, Ret::Value(0x2_0000));
+    assert_eq!(outcome(&h, &cfg, 5).ret, marshal(hr::E_OUTOFMEMORY, None));
+    assert_eq!(outcome(&h, &cfg, 5).last_error, 0);
 }
