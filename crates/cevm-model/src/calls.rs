@@ -12,17 +12,32 @@ use crate::outcome::{Mbi, Outcome, Ret};
 use crate::spec::{self, BLOCK, PAGE, access, err, mem, page};
 use crate::touch::AccessKind;
 
+/// A failed call: the Win32 code and the check of semantics.md that produced it, tagged
+/// by the same convention as the library's errors (crates/cevm/DESIGN.md, "Errors").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fail {
+    /// The code GetLastError reports.
+    pub code: u32,
+    /// The check (`"5.3.2"`).
+    pub step: &'static str,
+}
+
+/// A failure with `code` from check `step`.
+pub(crate) fn fail(code: u32, step: &'static str) -> Fail {
+    Fail { code, step }
+}
+
 /// A call's result before the last error is applied.
-pub type CallResult = Result<Ret, u32>;
+pub type CallResult = Result<Ret, Fail>;
 
 impl Model {
     /// Runs a call: a failure sets the last error, a success leaves it.
     pub fn call(&mut self, f: impl FnOnce(&mut Model) -> CallResult) -> Outcome {
         let ret = match f(self) {
             Ok(r) => r,
-            Err(code) => {
-                self.last_error = code;
-                Ret::Fail
+            Err(f) => {
+                self.last_error = f.code;
+                Ret::Fail(Some(f.step))
             }
         };
         Outcome {
@@ -39,36 +54,36 @@ impl Model {
 
     /// Resolves a handle to (process, access): unknown, closed or dead → 6. The pseudo
     /// handle is the active process with full access.
-    fn resolve(&self, h: u32) -> Result<(u32, u32), u32> {
+    fn resolve(&self, h: u32) -> Result<(u32, u32), Fail> {
         if h == spec::PSEUDO_PROCESS {
             if !self.alive(self.ctx.active) {
-                return Err(err::INVALID_HANDLE);
+                return Err(fail(err::INVALID_HANDLE, "2"));
             }
             return Ok((self.ctx.active, access::ALL_ACCESS));
         }
-        let e = self.handles.get(&h).ok_or(err::INVALID_HANDLE)?;
+        let e = self.handles.get(&h).ok_or(fail(err::INVALID_HANDLE, "2"))?;
         if !self.alive(e.pid) {
-            return Err(err::INVALID_HANDLE);
+            return Err(fail(err::INVALID_HANDLE, "2"));
         }
         Ok((e.pid, e.access))
     }
 
     /// The §2 order: resolve (6), kernel-only rule in user mode, access mask (5).
-    fn checked(&self, h: u32, need: u32, kernel_only: Option<u32>) -> Result<u32, u32> {
+    fn checked(&self, h: u32, need: u32, kernel_only: Option<u32>) -> Result<u32, Fail> {
         let (pid, acc) = self.resolve(h)?;
         if let Some(code) = kernel_only
             && self.user()
         {
-            return Err(code);
+            return Err(fail(code, "2"));
         }
         if acc & need != need {
-            return Err(err::ACCESS_DENIED);
+            return Err(fail(err::ACCESS_DENIED, "2"));
         }
         Ok(pid)
     }
 
     /// The process a non-Ex call acts on: the active one (terminated → 6).
-    fn active_or(&self, h: Option<u32>, need: u32, kernel_only: Option<u32>) -> Result<u32, u32> {
+    fn active_or(&self, h: Option<u32>, need: u32, kernel_only: Option<u32>) -> Result<u32, Fail> {
         self.checked(h.unwrap_or(spec::PSEUDO_PROCESS), need, kernel_only)
     }
 
@@ -151,16 +166,16 @@ impl Model {
         let pure_commit = a != 0 && t & mem::RESERVE == 0;
         // 1.
         if user && a != 0 && (!spec::user_write_ok(a, n) || a >= spec::MAX_USER_ALLOC) {
-            return Err(err::INVALID_PARAMETER);
+            return Err(fail(err::INVALID_PARAMETER, "5.1.1"));
         }
         let owner = self.owner(pid, u64::from(a));
         // 2.
         if user && pure_commit && self.space(owner).record_holding_bytes(a, n).is_none() {
-            return Err(err::INVALID_PARAMETER);
+            return Err(fail(err::INVALID_PARAMETER, "5.1.2"));
         }
         // 3.
         if !spec::alloc_type_valid(t) || (n as i32) <= 0 || !spec::protection_valid(prot) {
-            return Err(err::INVALID_PARAMETER);
+            return Err(fail(err::INVALID_PARAMETER, "5.1.3"));
         }
         let new = page_of(prot, 0);
         if pure_commit {
@@ -177,7 +192,8 @@ impl Model {
         let len = u64::from(n);
         let (base, owner) = if a == 0 {
             (
-                self.find_place(pid, len).ok_or(err::NOT_ENOUGH_MEMORY)?,
+                self.find_place(pid, len)
+                    .ok_or(fail(err::NOT_ENOUGH_MEMORY, "5.1.5"))?,
                 pid,
             )
         } else {
@@ -185,14 +201,15 @@ impl Model {
                 || !self.reservable(a, len)
                 || !self.space(owner).blocks_free(u64::from(a), len)
             {
-                return Err(err::INVALID_PARAMETER);
+                return Err(fail(err::INVALID_PARAMETER, "5.1.5"));
             }
             (a, owner)
         };
         // 6.
         let (first, count) = spec::page_span(base, n);
         let frames = if t & mem::COMMIT != 0 {
-            self.alloc_frames(count).ok_or(err::NOT_ENOUGH_MEMORY)?
+            self.alloc_frames(count)
+                .ok_or(fail(err::NOT_ENOUGH_MEMORY, "5.1.6"))?
         } else {
             Vec::new()
         };
@@ -218,7 +235,7 @@ impl Model {
             .record_holding_pages(first, count)
             .is_none()
         {
-            return Err(err::INVALID_PARAMETER);
+            return Err(fail(err::INVALID_PARAMETER, "5.1.6"));
         }
         let pages: Vec<u32> = (0..count)
             .map(|i| (first + i * u64::from(PAGE)) as u32)
@@ -229,7 +246,7 @@ impl Model {
             .count();
         let mut frames = self
             .alloc_frames(missing as u64)
-            .ok_or(err::NOT_ENOUGH_MEMORY)?
+            .ok_or(fail(err::NOT_ENOUGH_MEMORY, "5.1.6"))?
             .into_iter();
         for va in pages {
             match self.space(owner).state(va) {
@@ -261,11 +278,11 @@ impl Model {
         let release = t == mem::RELEASE && n == 0;
         let decommit = t == mem::DECOMMIT && (n as i32) > 0;
         if !release && !decommit {
-            return Err(err::INVALID_PARAMETER);
+            return Err(fail(err::INVALID_PARAMETER, "5.2.1"));
         }
         // 2.
         if self.user() && a >= spec::MAX_USER_ALLOC && !self.is_kernel(pid) {
-            return Err(err::INVALID_PARAMETER);
+            return Err(fail(err::INVALID_PARAMETER, "5.2.2"));
         }
         let owner = self.owner(pid, u64::from(a));
         if release {
@@ -273,21 +290,21 @@ impl Model {
             let r = self
                 .space(owner)
                 .record_based_at(a)
-                .ok_or(err::INVALID_PARAMETER)?;
+                .ok_or(fail(err::INVALID_PARAMETER, "5.2.3"))?;
             let pages = (r.page_end() - u64::from(r.base)) / u64::from(PAGE);
             if self.locked(owner, u64::from(r.base), pages) {
-                return Err(err::INVALID_PARAMETER);
+                return Err(fail(err::INVALID_PARAMETER, "5.2.3"));
             }
             self.unreserve(owner, a);
             return Ok(Ret::Done);
         }
         // 4.
         if self.space(owner).record_holding_bytes(a, n).is_none() {
-            return Err(err::INVALID_PARAMETER);
+            return Err(fail(err::INVALID_PARAMETER, "5.2.4"));
         }
         let (first, count) = spec::page_span(a, n);
         if self.locked(owner, first, count) {
-            return Err(err::INVALID_PARAMETER);
+            return Err(fail(err::INVALID_PARAMETER, "5.2.4"));
         }
         for i in 0..count {
             let va = (first + i * u64::from(PAGE)) as u32;
@@ -314,25 +331,25 @@ impl Model {
         let pid = self.active_or(h, access::VM_OPERATION, None)?;
         // 1.
         if old_null {
-            return Err(err::INVALID_PARAMETER);
+            return Err(fail(err::INVALID_PARAMETER, "5.3.1"));
         }
         // 2. (In user mode, §3's pointer rule for writing too: "applied to user-mode
         // calls"; deviations.md.)
         let owner = self.owner(pid, u64::from(a));
-        if (self.user() && !spec::user_write_ok(a, n))
-            || (n as i32) <= 0
-            || self.space(owner).record_holding_bytes(a, n).is_none()
-        {
-            return Err(err::INVALID_PARAMETER);
+        if self.user() && !spec::user_write_ok(a, n) {
+            return Err(fail(err::INVALID_PARAMETER, "3"));
+        }
+        if (n as i32) <= 0 || self.space(owner).record_holding_bytes(a, n).is_none() {
+            return Err(fail(err::INVALID_PARAMETER, "5.3.2"));
         }
         // 3.
         if !spec::protection_valid(new) {
-            return Err(err::INVALID_PARAMETER);
+            return Err(fail(err::INVALID_PARAMETER, "5.3.3"));
         }
         // 4.
         let (first, count) = spec::page_span(a, n);
         if self.locked(owner, first, count) {
-            return Err(err::SHARING_VIOLATION);
+            return Err(fail(err::SHARING_VIOLATION, "5.3.4"));
         }
         // 5.
         let mut pages = Vec::new();
@@ -340,7 +357,7 @@ impl Model {
             let va = (first + i * u64::from(PAGE)) as u32;
             match self.space(owner).state(va) {
                 State::Committed(p) => pages.push((va, p)),
-                _ => return Err(err::INVALID_PARAMETER),
+                _ => return Err(fail(err::INVALID_PARAMETER, "5.3.5")),
             }
         }
         // 6.
@@ -369,15 +386,15 @@ impl Model {
     }
 
     /// The body of VirtualQuery for process `pid`, with the caller's mode.
-    pub fn query(&self, pid: u32, a: u32, len: u32, user: bool) -> Result<Mbi, u32> {
+    pub fn query(&self, pid: u32, a: u32, len: u32, user: bool) -> Result<Mbi, Fail> {
         // 1.
         if len < spec::MBI_SIZE {
-            return Err(err::BAD_LENGTH);
+            return Err(fail(err::BAD_LENGTH, "5.4.1"));
         }
         // 2.
         let pg = a & !(PAGE - 1);
         if pg < spec::USER_BASE || (user && !spec::user_read_ok(a, 4)) {
-            return Err(err::INVALID_PARAMETER);
+            return Err(fail(err::INVALID_PARAMETER, "5.4.2"));
         }
         // 3.
         let mut mbi = Mbi {
@@ -468,24 +485,28 @@ impl Model {
         // 1.
         let (dpid, spid) = match ex {
             None => {
-                let p = self.active_or(None, access::VM_OPERATION, Some(err::NOT_SUPPORTED))?;
+                let p = self
+                    .active_or(None, access::VM_OPERATION, Some(err::NOT_SUPPORTED))
+                    .map_err(|f| fail(f.code, "5.5.1"))?;
                 (p, p)
             }
             Some((hd, hs)) => {
-                let d = self.checked(hd, access::VM_OPERATION, Some(err::NOT_SUPPORTED))?;
+                let d = self
+                    .checked(hd, access::VM_OPERATION, Some(err::NOT_SUPPORTED))
+                    .map_err(|f| fail(f.code, "5.5.1"))?;
                 let s = if hs == 0 {
                     d
                 } else {
-                    self.checked(hs, access::VM_OPERATION, None)?
+                    self.checked(hs, access::VM_OPERATION, None)
+                        .map_err(|f| fail(f.code, "5.5.1"))?
                 };
                 (d, s)
             }
         };
-        let bad = Err(err::INVALID_PARAMETER);
         // 2.
         let downer = self.owner(dpid, u64::from(dst));
         if self.space(downer).record_holding_bytes(dst, n).is_none() {
-            return bad;
+            return Err(fail(err::INVALID_PARAMETER, "5.5.2"));
         }
         // 3.
         let physical = prot & page::PHYSICAL != 0;
@@ -494,7 +515,7 @@ impl Model {
             || (n as i32) <= 0
             || !spec::protection_valid(vprot)
         {
-            return bad;
+            return Err(fail(err::INVALID_PARAMETER, "5.5.3"));
         }
         // 4.
         let full = if physical {
@@ -503,7 +524,7 @@ impl Model {
             u64::from(src)
         };
         if u64::from(dst & 0xFFF) != full & 0xFFF {
-            return bad;
+            return Err(fail(err::INVALID_PARAMETER, "5.5.4"));
         }
         // 5.
         let (first, count) = spec::page_span(dst, n);
@@ -519,7 +540,7 @@ impl Model {
             self.committed_frames(spid, u64::from(src), count)
         };
         let Some(frames) = frames else {
-            return bad;
+            return Err(fail(err::INVALID_PARAMETER, "5.5.5"));
         };
         // 6.
         let pages: Vec<u32> = (0..count)
@@ -529,7 +550,7 @@ impl Model {
             .iter()
             .any(|&va| !matches!(self.space(downer).state(va), State::Reserved(_)))
         {
-            return bad;
+            return Err(fail(err::INVALID_PARAMETER, "5.5.6"));
         }
         // 7.
         let np = page_of(vprot, 0);
@@ -570,18 +591,21 @@ impl Model {
         prot: u32,
     ) -> CallResult {
         // 1.
-        let spid = self.checked(hsrc, access::VM_OPERATION, Some(err::NOT_SUPPORTED))?;
+        let spid = self
+            .checked(hsrc, access::VM_OPERATION, Some(err::NOT_SUPPORTED))
+            .map_err(|f| fail(f.code, "5.6.1"))?;
         // 2.
         let physical = prot & page::PHYSICAL != 0;
         let vprot = prot & !page::PHYSICAL;
         if (n as i32) <= 0 || p < spec::USER_BASE || !spec::protection_valid(vprot) {
-            return Err(err::INVALID_PARAMETER);
+            return Err(fail(err::INVALID_PARAMETER, "5.6.2"));
         }
         // 3.
         let dpid = if hdst == 0 {
             self.nk
         } else {
-            self.checked(hdst, access::VM_OPERATION, None)?
+            self.checked(hdst, access::VM_OPERATION, None)
+                .map_err(|f| fail(f.code, "5.6.3"))?
         };
         // 4.
         let full = if physical {
@@ -595,7 +619,7 @@ impl Model {
         let count = (u64::from(n) + u64::from(po)).div_ceil(u64::from(PAGE));
         let base = self
             .find_place(dpid, u64::from(size))
-            .ok_or(err::NOT_ENOUGH_MEMORY)?;
+            .ok_or(fail(err::NOT_ENOUGH_MEMORY, "5.6.4"))?;
         // 6. (8: every failure from here reports 8, changing nothing but a consumed guard.)
         let frames = if physical {
             self.consecutive_frames(full >> 12, count)
@@ -609,7 +633,7 @@ impl Model {
             };
             self.touch(spid, Mode::Kernel, p, count, kind).ok()
         };
-        let frames = frames.ok_or(err::NOT_ENOUGH_MEMORY)?;
+        let frames = frames.ok_or(fail(err::NOT_ENOUGH_MEMORY, "5.6.6"))?;
         // 5, 7, 9.
         self.take_place(dpid, base, u64::from(size));
         self.add_record(dpid, base, size, Kind::Plain);
@@ -627,7 +651,7 @@ impl Model {
 
     /// The process LockPages/UnlockPages act on: the handle's for the Ex forms, the VM
     /// process V for the plain ones (§5.7; V's id is a full-access handle, §2).
-    fn lock_target(&self, h: Option<u32>) -> Result<u32, u32> {
+    fn lock_target(&self, h: Option<u32>) -> Result<u32, Fail> {
         let h = h.unwrap_or(self.ctx.vm);
         self.checked(h, access::VM_OPERATION, Some(err::NOT_SUPPORTED))
     }
@@ -638,13 +662,13 @@ impl Model {
         // 1.
         let all = spec::lockflag::WRITE | spec::lockflag::QUERY_ONLY | spec::lockflag::READ;
         if (a & !(PAGE - 1)) < spec::USER_BASE || (n as i32) <= 0 || flags & !all != 0 {
-            return Err(err::INVALID_PARAMETER);
+            return Err(fail(err::INVALID_PARAMETER, "5.7.1"));
         }
         let (first, count) = spec::page_span(a, n);
         // 2.
         if self.is_static(u64::from(a)) {
             if !self.is_static(u64::from(a) + u64::from(n) - 1) {
-                return Err(err::INVALID_PARAMETER);
+                return Err(fail(err::INVALID_PARAMETER, "5.7.2"));
             }
             let pfns = (0..count)
                 .map(|i| self.static_pfn(first + i * u64::from(PAGE)) << 12)
@@ -659,7 +683,7 @@ impl Model {
         };
         let frames = self
             .touch(pid, Mode::Kernel, a, count, kind)
-            .map_err(|_| err::NOT_ENOUGH_MEMORY)?;
+            .map_err(|_| fail(err::NOT_ENOUGH_MEMORY, "5.7.3"))?;
         // 5, 6.
         if flags & spec::lockflag::QUERY_ONLY == 0 {
             self.locks.push(Lock {
@@ -675,12 +699,13 @@ impl Model {
     /// UnlockPages (`h = None`) / UnlockPagesEx.
     pub fn unlock_pages(&mut self, h: Option<u32>, a: u32, n: u32) -> CallResult {
         let pid = self.lock_target(h)?;
+        // Step 1's address and size rules; step 2's static range; then step 6.
         if (a & !(PAGE - 1)) < spec::USER_BASE || (n as i32) <= 0 {
-            return Err(err::INVALID_PARAMETER);
+            return Err(fail(err::INVALID_PARAMETER, "5.7.1"));
         }
         if self.is_static(u64::from(a)) {
             if !self.is_static(u64::from(a) + u64::from(n) - 1) {
-                return Err(err::INVALID_PARAMETER);
+                return Err(fail(err::INVALID_PARAMETER, "5.7.2"));
             }
             return Ok(Ret::Done);
         }
@@ -689,7 +714,7 @@ impl Model {
             .locks
             .iter()
             .position(|l| u64::from(l.start) == first && l.pages == count && l.owner == pid)
-            .ok_or(err::INVALID_PARAMETER)?;
+            .ok_or(fail(err::INVALID_PARAMETER, "5.7.6"))?;
         self.locks.remove(i);
         Ok(Ret::Done)
     }
@@ -705,23 +730,26 @@ impl Model {
         flags: u32,
         pa_null: bool,
     ) -> CallResult {
-        if self.user()
-            || self.ctx.active != self.nk
+        // §2: AllocPhysMem in user mode fails with 87.
+        if self.user() {
+            return Err(fail(err::INVALID_PARAMETER, "2"));
+        }
+        if self.ctx.active != self.nk
             || (n as i32) <= 0
             || !spec::protection_valid(prot)
             || pa_null
             || flags != 0
         {
-            return Err(err::INVALID_PARAMETER);
+            return Err(fail(err::INVALID_PARAMETER, "5.8"));
         }
         let nk = self.nk;
         let count = u64::from(n).div_ceil(u64::from(PAGE));
         let base = self
             .find_place(nk, u64::from(n))
-            .ok_or(err::NOT_ENOUGH_MEMORY)?;
+            .ok_or(fail(err::NOT_ENOUGH_MEMORY, "5.8"))?;
         let pfn0 = self
             .alloc_contiguous(count, u64::from(align_mask))
-            .ok_or(err::NOT_ENOUGH_MEMORY)?;
+            .ok_or(fail(err::NOT_ENOUGH_MEMORY, "5.8"))?;
         self.take_place(nk, base, u64::from(n));
         self.add_record(nk, base, n, Kind::Plain);
         let np = page_of(prot | page::NOCACHE, 0);
@@ -756,13 +784,15 @@ impl Model {
         let po = pa & 0xFFF;
         let size = u64::from(n) + po;
         if (n as i32) <= 0 || size > 0x7FFF_FFFF || pa >> 40 != 0 {
-            return Err(err::INVALID_PARAMETER);
+            return Err(fail(err::INVALID_PARAMETER, "5.9"));
         }
-        let base = self.find_place(pid, size).ok_or(err::NOT_ENOUGH_MEMORY)?;
+        let base = self
+            .find_place(pid, size)
+            .ok_or(fail(err::NOT_ENOUGH_MEMORY, "5.9"))?;
         let count = size.div_ceil(u64::from(PAGE));
         let frames = self
             .consecutive_frames(pa >> 12, count)
-            .ok_or(err::INVALID_PARAMETER)?;
+            .ok_or(fail(err::INVALID_PARAMETER, "5.9"))?;
         self.take_place(pid, base, size);
         self.add_record(pid, base, size as u32, Kind::Plain);
         let mut prot = page::READWRITE;
@@ -795,7 +825,7 @@ impl Model {
     ) -> CallResult {
         let pid = self.active_or(h, access::VM_OPERATION, Some(err::NOT_SUPPORTED))?;
         if (n as i32) <= 0 {
-            return Err(err::INVALID_PARAMETER);
+            return Err(fail(err::INVALID_PARAMETER, "5.10"));
         }
         let (first, count) = spec::page_span(a, n);
         let owner = self.owner(pid, first);
@@ -804,14 +834,14 @@ impl Model {
             .record_holding_pages(first, count)
             .is_none()
         {
-            return Err(err::INVALID_PARAMETER);
+            return Err(fail(err::INVALID_PARAMETER, "5.10"));
         }
         let mut pages = Vec::new();
         for i in 0..count {
             let va = (first + i * u64::from(PAGE)) as u32;
             match self.space(owner).state(va) {
                 State::Committed(p) => pages.push((va, p)),
-                _ => return Err(err::INVALID_PARAMETER),
+                _ => return Err(fail(err::INVALID_PARAMETER, "5.10")),
             }
         }
         let old = attributes(&pages[0].1);
@@ -836,20 +866,23 @@ impl Model {
     /// CeVirtualSharedAlloc(a, n, action).
     pub fn ce_virtual_shared_alloc(&mut self, a: u32, n: u32, action: u32) -> CallResult {
         if self.user() {
-            return Err(err::ACCESS_DENIED);
+            return Err(fail(err::ACCESS_DENIED, "2"));
         }
         let both = mem::RESERVE | mem::COMMIT;
         if action == 0 || action & !both != 0 || (n as i32) <= 0 {
-            return Err(err::INVALID_PARAMETER);
+            return Err(fail(err::INVALID_PARAMETER, "5.11"));
         }
         let nk = self.nk;
         let rw = page_of(page::READWRITE, 0);
         if a == 0 {
             let len = u64::from(n);
-            let base = self.find_shared(len).ok_or(err::NOT_ENOUGH_MEMORY)?;
+            let base = self
+                .find_shared(len)
+                .ok_or(fail(err::NOT_ENOUGH_MEMORY, "5.11"))?;
             let (_, count) = spec::page_span(base, n);
             let frames = if action & mem::COMMIT != 0 {
-                self.alloc_frames(count).ok_or(err::NOT_ENOUGH_MEMORY)?
+                self.alloc_frames(count)
+                    .ok_or(fail(err::NOT_ENOUGH_MEMORY, "5.11"))?
             } else {
                 Vec::new()
             };
@@ -865,11 +898,11 @@ impl Model {
             return Ok(Ret::Value(base));
         }
         if !(spec::SHARED_HEAP..spec::SHARED_HEAP_END).contains(&a) || action != mem::COMMIT {
-            return Err(err::INVALID_PARAMETER);
+            return Err(fail(err::INVALID_PARAMETER, "5.11"));
         }
         let (first, count) = spec::page_span(a, n);
         if self.space(nk).record_holding_pages(first, count).is_none() {
-            return Err(err::INVALID_PARAMETER);
+            return Err(fail(err::INVALID_PARAMETER, "5.11"));
         }
         // silent: pages already committed are left as they are.
         let missing: Vec<u32> = (0..count)
@@ -878,7 +911,7 @@ impl Model {
             .collect();
         let frames = self
             .alloc_frames(missing.len() as u64)
-            .ok_or(err::NOT_ENOUGH_MEMORY)?;
+            .ok_or(fail(err::NOT_ENOUGH_MEMORY, "5.11"))?;
         for (va, pfn) in missing.into_iter().zip(frames) {
             self.set_page(nk, va, Page { pfn, ..rw });
         }
@@ -894,11 +927,11 @@ impl Model {
             return Ok(Ret::Bytes(Vec::new()));
         }
         if (n as i32) < 0 || (self.user() && !spec::user_read_ok(a, n)) {
-            return Err(err::INVALID_PARAMETER);
+            return Err(fail(err::INVALID_PARAMETER, "5.12"));
         }
         self.read_as(pid, Mode::Kernel, a, u64::from(n), AccessKind::Read)
             .map(Ret::Bytes)
-            .map_err(|_| err::INVALID_PARAMETER)
+            .map_err(|_| fail(err::INVALID_PARAMETER, "5.12"))
     }
 
     /// WriteProcessMemory(h, a, data): the byte count written.
@@ -909,10 +942,10 @@ impl Model {
             return Ok(Ret::Value(0));
         }
         if (n as i32) < 0 || (self.user() && !spec::user_write_ok(a, n)) {
-            return Err(err::INVALID_PARAMETER);
+            return Err(fail(err::INVALID_PARAMETER, "5.12"));
         }
         self.write_as(pid, Mode::Kernel, a, data)
-            .map_err(|_| err::INVALID_PARAMETER)?;
+            .map_err(|_| fail(err::INVALID_PARAMETER, "5.12"))?;
         Ok(Ret::Value(n))
     }
 
@@ -921,7 +954,7 @@ impl Model {
     /// OpenProcess(access, FALSE, pid): unknown id → 87.
     pub fn open_process(&mut self, acc: u32, pid: u32) -> CallResult {
         if !self.alive(pid) {
-            return Err(err::INVALID_PARAMETER);
+            return Err(fail(err::INVALID_PARAMETER, "2"));
         }
         let h = self.next_handle;
         self.next_handle += 4;
@@ -946,7 +979,7 @@ impl Model {
                 self.handles.remove(&h);
                 Ok(Ret::Done)
             }
-            _ => Err(err::INVALID_HANDLE),
+            _ => Err(fail(err::INVALID_HANDLE, "2")),
         }
     }
 
@@ -954,7 +987,7 @@ impl Model {
     pub fn terminate_process(&mut self, h: u32) -> CallResult {
         let (pid, acc) = self.resolve(h)?;
         if acc & access::TERMINATE == 0 || self.is_kernel(pid) {
-            return Err(err::ACCESS_DENIED);
+            return Err(fail(err::ACCESS_DENIED, "2"));
         }
         self.end_process(pid);
         Ok(Ret::Done)

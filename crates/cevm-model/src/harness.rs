@@ -85,7 +85,7 @@ fn fail_or<T>(r: cevm::Result<T>, f: impl FnOnce(T) -> Ret) -> Result<Ret, Strin
     match r {
         Ok(v) => Ok(f(v)),
         Err(e) if e.message.is_empty() => Err(format!("error {} has no message", e.win32())),
-        Err(_) => Ok(Ret::Fail),
+        Err(e) => Ok(Ret::Fail(Some(e.step))),
     }
 }
 
@@ -209,7 +209,7 @@ impl Harness {
             return Err(self.mismatch(format!("kernel: {k}\n  model:  {m}{at}")));
         }
         let how = match k.ret {
-            Ret::Fail => format!("error {}", k.last_error),
+            Ret::Fail(_) => format!("error {}", k.last_error),
             Ret::Raised { address, .. } => {
                 let st = self.model.state(self.model.ctx.vm, u64::from(address));
                 let what = match st {
@@ -384,7 +384,7 @@ impl Harness {
                 let caller = caller.map(|c| Pid(c.value()));
                 match t.enter(Pid(pid.value()), mode(m), caller) {
                     Ok(()) => Ret::Done,
-                    Err(_) => Ret::Fail,
+                    Err(e) => Ret::Fail(Some(e.step)),
                 }
             }
             Op::SetLastError(v) => {
@@ -433,7 +433,7 @@ impl Harness {
                             None,
                         ),
                     };
-                    if ok { Ret::Done } else { Ret::Fail }
+                    if ok { Ret::Done } else { Ret::Fail(None) }
                 } else {
                     let prot = Protection::from_bits_retain(prot);
                     let r = match h {
@@ -511,7 +511,7 @@ impl Harness {
             } => {
                 if pa_null {
                     match cevm::ce::alloc_phys_mem(t, n, prot, align, flags, None) {
-                        0 => Ret::Fail,
+                        0 => Ret::Fail(None),
                         v => Ret::Value(v),
                     }
                 } else {
@@ -615,7 +615,7 @@ impl Harness {
                 };
                 match t.enter_context(ctx) {
                     Ok(()) => Ret::Done,
-                    Err(_) => Ret::Fail,
+                    Err(e) => Ret::Fail(Some(e.step)),
                 }
             }
             Op::CeOpenCallerBuffer {
@@ -702,7 +702,7 @@ impl Harness {
             Op::Execute { a } => raised(t.execute(a.value()), |()| Ret::Done),
             Op::Sweep => Ret::Done,
         };
-        if let Ret::Fail = ret
+        if let Ret::Fail(_) = ret
             && !op.is_access()
             && !matches!(
                 op,
@@ -725,7 +725,7 @@ impl Harness {
             Op::CreateProcess => {
                 let ret = match m.create_process() {
                     Ok(pid) => Ret::Value(pid),
-                    Err(_) => Ret::Fail,
+                    Err(_) => Ret::Fail(Some("host")),
                 };
                 Outcome {
                     ret,
@@ -947,7 +947,11 @@ fn enter(m: &mut Model, ctx: Ctx) -> Outcome {
         m.ctx = ctx;
     }
     Outcome {
-        ret: if live { Ret::Done } else { Ret::Fail },
+        ret: if live {
+            Ret::Done
+        } else {
+            Ret::Fail(Some("host"))
+        },
         last_error: m.last_error,
     }
 }

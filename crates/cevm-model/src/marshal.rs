@@ -10,6 +10,7 @@
 //!
 //! Where §7 is silent, the reading taken is marked "silent:".
 
+use crate::calls::Fail;
 use crate::model::{Dup, Kind, Mode, Model, Page, State};
 use crate::outcome::Ret;
 use crate::spec::{self, PAGE, arg, hr, mem, page};
@@ -186,7 +187,7 @@ impl Model {
             CopyIn::Rpm => match self.read_process_memory(source, src, size) {
                 Ok(Ret::Bytes(b)) => Some(b),
                 Ok(_) => None,
-                Err(code) => {
+                Err(Fail { code, .. }) => {
                     self.last_error = code;
                     None
                 }
@@ -284,7 +285,7 @@ impl Model {
         } else {
             match self.write_process_memory(d.source, dest, &bytes) {
                 Ok(_) => hr::S_OK,
-                Err(code) => {
+                Err(Fail { code, .. }) => {
                     self.last_error = code;
                     hr::from_win32(code)
                 }
@@ -420,7 +421,7 @@ impl Model {
             match self.read_process_memory(source, from, n) {
                 Ok(Ret::Bytes(b)) => bytes.extend(b),
                 Ok(_) => return Err(hr::E_ACCESSDENIED),
-                Err(code) => {
+                Err(Fail { code, .. }) => {
                     self.last_error = code;
                     return Err(hr::E_ACCESSDENIED);
                 }
@@ -493,7 +494,7 @@ impl Model {
             return match self.virtual_alloc_copy_ex(from, spec::PSEUDO_PROCESS, src, size, prot) {
                 Ok(Ret::Value(v)) => Ok(v),
                 Ok(_) => Err((hr::E_OUTOFMEMORY, None)),
-                Err(code) => {
+                Err(Fail { code, .. }) => {
                     self.last_error = code;
                     Err((hr::from_win32(code), None))
                 }
@@ -524,7 +525,7 @@ impl Model {
         }
         match self.virtual_free(Some(spec::PSEUDO_PROCESS), a & !0xFFFF, 0, mem::RELEASE) {
             Ok(_) => hr::S_OK,
-            Err(code) => {
+            Err(Fail { code, .. }) => {
                 self.last_error = code;
                 hr::from_win32(code)
             }

@@ -24,8 +24,10 @@ pub struct Mbi {
 /// The visible result of a step, apart from the last error.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ret {
-    /// The call failed (returned NULL, FALSE or 0).
-    Fail,
+    /// The call failed (returned NULL, FALSE or 0), by the check of semantics.md named
+    /// when the side knows it (a call made through a CE convention wrapper reports only
+    /// its last error).
+    Fail(Option<&'static str>),
     /// The call succeeded and returns nothing more (TRUE, or void).
     Done,
     /// An address, handle, process id, old protection, attribute word or byte count.
@@ -93,6 +95,8 @@ impl Outcome {
                         (Some(_), None) => false,
                     })
             }
+            // A side that knows which check failed must agree with the other on it.
+            (Ret::Fail(m), Ret::Fail(k)) => m.is_none() || k.is_none() || m == k,
             (m, k) => m == k,
         }
     }

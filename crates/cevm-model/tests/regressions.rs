@@ -275,7 +275,7 @@ fn unlocking_half_of_a_lock_across_the_shared_heap_fails() {
             },
         ],
     );
-    assert_eq!(outcome(&h, &cfg, 4).ret, Ret::Fail);
+    assert_eq!(outcome(&h, &cfg, 4).ret, Ret::Fail(Some("5.7.6")));
 }
 
 #[test]
@@ -458,12 +458,12 @@ fn the_blocks_a_process_starts_with_are_not_va_records() {
     );
     assert_eq!(
         outcome(&h, &cfg, 1).ret,
-        Ret::Fail,
+        Ret::Fail(Some("5.2.3")),
         "release of the first block"
     );
     assert_eq!(
         outcome(&h, &cfg, 2).ret,
-        Ret::Fail,
+        Ret::Fail(Some("3")),
         "protect of the kernel-data page"
     );
     assert_eq!(
@@ -473,7 +473,7 @@ fn the_blocks_a_process_starts_with_are_not_va_records() {
     );
     assert_eq!(
         outcome(&h, &cfg, 5).ret,
-        Ret::Fail,
+        Ret::Fail(Some("5.2.4")),
         "decommit of the barrier"
     );
 }

@@ -348,3 +348,36 @@ fn foreign_string_read_stops_when_its_duplicate_could_not_be_made() {
         .unwrap();
     w.check();
 }
+
+#[test]
+fn a_duplicate_nk_made_is_not_a_duplicate_of_another_active_process() {
+    // Found by the differential tests: the duplicate NK.EXE made lives at a kernel
+    // address, which every process's calls reach through the kernel's tables, but it is
+    // NK.EXE's, so for app.exe as the active process it is no live duplicate (§7's [cevm]
+    // rule names "a live duplicate of the active process").
+    let mut w = World::new();
+    let buf = w.app_buffer(0x1000);
+    kernel_driver(&mut w);
+    let d = w.t.ce_alloc_duplicate_buffer(buf, 16, IO).unwrap();
+    assert!(
+        d >= 0x8000_0000,
+        "NK.EXE's duplicate is in kernel memory: {d:#x}"
+    );
+    let app = w.app;
+    w.t.enter(app, Mode::Kernel, Some(app)).unwrap();
+    // For app.exe the pointer is not a duplicate: a large I-only free takes the alias path,
+    // VirtualFreeEx(GetCurrentProcess(), d & ~0xFFFF, 0, MEM_RELEASE), which releases the
+    // kernel reservation based there (addresses from the shared heap up are the kernel's).
+    assert_eq!(d & 0xFFFF, 16);
+    assert_eq!(
+        w.t.ce_free_asynchronous_buffer(d, buf + 0x20, 521, I),
+        Ok(())
+    );
+    w.check();
+    // The region and the duplicate went with it: back in NK.EXE it is no longer live.
+    kernel_driver(&mut w);
+    assert_eq!(
+        w.t.ce_free_duplicate_buffer(d, buf, 16, IO),
+        Err(HResult::E_INVALIDARG)
+    );
+}

@@ -152,9 +152,11 @@ impl Thread {
     /// The live duplicate of the active process handed out as `ptr`.
     fn live_duplicate(&self, ptr: u32) -> Option<Duplicate> {
         let base = ptr.checked_sub(DUPLICATE_HEADER)?;
-        let mut spaces = Spaces::for_range(self.kernel.nk(), &self.active, base, 1).ok()?;
+        // The active process's own table: a duplicate NK.EXE made is not another
+        // process's, even at a kernel address that every process's calls reach.
+        let mut spaces = Spaces::lock(self.kernel.nk(), &[&self.active], false).ok()?;
         spaces
-            .holding(self.active.pid(), base)
+            .get(self.active.pid())
             .duplicates
             .get(&base)
             .copied()
@@ -191,7 +193,7 @@ impl Thread {
         };
         let mut spaces = Spaces::for_range(self.kernel.nk(), &active, base, 1)
             .map_err(|_| HResult::E_OUTOFMEMORY)?;
-        let space = spaces.holding(active.pid(), base);
+        let space = spaces.get(active.pid());
         // Another host thread may have released the region in between.
         if space.records.get(&base).is_none_or(|r| r.size != total) {
             return Err(HResult::E_OUTOFMEMORY);
