@@ -32,6 +32,16 @@ impl Thread {
         prot: Protection,
     ) -> Result<u32> {
         let r = self.alloc_copy(h_src, h_dst, p, n, prot);
+        if let (Ok(addr), Some(_)) = (&r, self.kernel.auditor()) {
+            let dst = if h_dst == Handle::NULL {
+                Some(self.kernel.nk().clone())
+            } else {
+                self.lookup(h_dst).ok().map(|(d, _)| d)
+            };
+            if let Some(dst) = dst {
+                self.audit_alias_made(&dst, *addr, prot);
+            }
+        }
         self.track(r)
     }
 
@@ -66,12 +76,18 @@ impl Thread {
             .ok_or_else(|| {
                 Error::invalid(format!("protection 0x{:X} is not valid", prot.bits()))
             })?;
+        if physical {
+            self.audit_physical_value("VirtualAllocCopyEx", p);
+        }
         // 3. The destination handle: NULL is the kernel.
         let dst_proc = if h_dst == Handle::NULL {
             k.nk().clone()
         } else {
             self.resolve(h_dst, ProcessAccess::VM_OPERATION, None)?
         };
+        // The strict policy refuses an exposing alias before anything changes.
+        let offset = if physical { p << 8 } else { p };
+        self.audit_strict_exposure("VirtualAllocCopyEx", &dst_proc, offset, n, p, physical)?;
         // 4. Offsets and the reservation size.
         let full: u64 = if physical {
             u64::from(p) << 8

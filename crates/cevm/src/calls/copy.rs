@@ -143,7 +143,16 @@ impl Thread {
             .ok_or_else(|| {
                 Error::invalid(format!("protection 0x{:X} is not valid", prot.bits()))
             })?;
-        self.map_source(&mut spaces, dst_proc, dst, src_proc, source, n, vp)
+        if physical {
+            self.audit_physical_value("VirtualCopy(Ex)", src);
+        }
+        self.audit_strict_exposure("VirtualCopy(Ex)", dst_proc, dst, n, src, physical)?;
+        let r = self.map_source(&mut spaces, dst_proc, dst, src_proc, source, n, vp);
+        drop(spaces);
+        if r.is_ok() {
+            self.audit_copy_made(dst_proc, dst, src_proc, src, n, prot);
+        }
+        r
     }
 
     /// Steps 4–7 of VirtualCopy, shared with MmMapIoSpace: offsets, source frames,

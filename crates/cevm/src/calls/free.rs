@@ -17,7 +17,7 @@ impl Thread {
     pub fn virtual_free(&mut self, a: u32, n: u32, t: AllocType) -> Result<()> {
         let r = self
             .active_checked()
-            .and_then(|p| self.free_in(&p, a, n, t));
+            .and_then(|p| self.free_named(&p, a, n, t, "VirtualFree", false));
         self.track(r)
     }
 
@@ -25,11 +25,38 @@ impl Thread {
     pub fn virtual_free_ex(&mut self, h: Handle, a: u32, n: u32, t: AllocType) -> Result<()> {
         let r = self
             .resolve(h, ProcessAccess::VM_OPERATION, None)
-            .and_then(|p| self.free_in(&p, a, n, t));
+            .and_then(|p| self.free_named(&p, a, n, t, "VirtualFreeEx", true));
         self.track(r)
     }
 
+    /// A free made inside another call (the marshalling helpers): audited as VirtualFree.
     pub(crate) fn free_in(&self, proc: &Arc<Process>, a: u32, n: u32, t: AllocType) -> Result<()> {
+        self.free_named(proc, a, n, t, "VirtualFree", false)
+    }
+
+    /// A free as the call `call` makes it (`ex`: a process handle was named); the auditor,
+    /// when there is one, looks before and after.
+    pub(crate) fn free_named(
+        &self,
+        proc: &Arc<Process>,
+        a: u32,
+        n: u32,
+        t: AllocType,
+        call: &str,
+        ex: bool,
+    ) -> Result<()> {
+        let Some(aud) = self.kernel.auditor() else {
+            return self.free_body(proc, a, n, t);
+        };
+        let pre = self.audit_free_pre(aud, proc, a, n, t, ex);
+        let r = self.free_body(proc, a, n, t);
+        if let (Ok(()), Some(pre)) = (&r, pre) {
+            self.audit_free_post(aud, pre, call);
+        }
+        r
+    }
+
+    fn free_body(&self, proc: &Arc<Process>, a: u32, n: u32, t: AllocType) -> Result<()> {
         // 1. The two accepted forms.
         let release = t == AllocType::RELEASE && n == 0;
         let decommit = t == AllocType::DECOMMIT && (n as i32) > 0;

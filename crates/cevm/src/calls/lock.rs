@@ -57,7 +57,10 @@ impl Thread {
                 ProcessAccess::VM_OPERATION,
                 Some(ErrorCode::NotSupported),
             )
-            .and_then(|p| self.unlock_in(&p, a, n));
+            .and_then(|p| {
+                self.audit_unlock_pre(&p, a, n);
+                self.unlock_in(&p, a, n)
+            });
         self.track(r)
     }
 
@@ -117,6 +120,12 @@ impl Thread {
                     whole: (first, pages),
                 });
             }
+            drop(spaces);
+            let what = format!(
+                "the lock of 0x{pages:X} pages at 0x{first:08X} made for process 0x{:X}",
+                proc.pid().0
+            );
+            self.audit_item(crate::audit::ItemKind::Lock { pages }, proc.pid(), first, what);
         }
         Ok(frames.iter().map(|f| f.addr()).collect())
     }
@@ -161,6 +170,8 @@ impl Thread {
                 locks.remove(at);
             }
         }
+        drop(spaces);
+        self.audit_unlocked(proc.pid(), first, pages);
         Ok(())
     }
 }

@@ -34,7 +34,9 @@ impl Thread {
         let n = u32::try_from(buf.len()).unwrap_or(u32::MAX);
         let r = self.resolve(h, ProcessAccess::VM_READ, None).and_then(|p| {
             self.check_remote(a, n, false)?;
-            self.remote_read(&p, a, buf)
+            self.remote_read(&p, a, buf)?;
+            self.audit_read_in(&p, a, n);
+            Ok(())
         });
         self.track(r)
     }

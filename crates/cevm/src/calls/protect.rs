@@ -15,7 +15,7 @@ impl Thread {
     pub fn virtual_protect(&mut self, a: u32, n: u32, new: Protection) -> Result<Protection> {
         let r = self
             .active_checked()
-            .and_then(|p| self.protect_in(&p, a, n, new));
+            .and_then(|p| self.protect_in(&p, a, n, new, false));
         self.track(r)
     }
 
@@ -30,7 +30,7 @@ impl Thread {
     ) -> Result<Protection> {
         let r = self
             .resolve(h, ProcessAccess::VM_OPERATION, None)
-            .and_then(|p| self.protect_in(&p, a, n, new));
+            .and_then(|p| self.protect_in(&p, a, n, new, true));
         self.track(r)
     }
 
@@ -40,7 +40,9 @@ impl Thread {
         a: u32,
         n: u32,
         new: Protection,
+        ex: bool,
     ) -> Result<Protection> {
+        let upgrade = self.audit_protect_pre(proc, a, n, new, ex)?;
         let mut spaces = Spaces::for_range(self.kernel.nk(), proc, a, 1)?;
         let space = spaces.holding(proc.pid(), a);
         // 2. A positive size inside one record's requested bytes; in user mode also the
@@ -90,6 +92,7 @@ impl Thread {
         if changed && readers.others_may_translate() {
             readers.synchronize();
         }
+        self.audit_report(upgrade);
         Ok(old)
     }
 }
