@@ -235,6 +235,17 @@ fn invoke(
     at: Position,
 ) -> Outcome {
     let mut s = session.borrow_mut();
+    if b.kind == Kind::Ce {
+        s.calls += 1;
+    }
+    if s.defaults.audit {
+        let loc = match (at.line(), at.position()) {
+            (Some(l), Some(c)) => format!("{}:{l}:{c}", s.source),
+            _ => format!("{}: {}", s.source, b.name),
+        };
+        let seq = s.calls;
+        s.thread.set_call_site(seq, &loc);
+    }
     let before = s.context();
     let mut call = Call {
         binding: b,

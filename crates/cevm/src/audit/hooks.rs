@@ -210,8 +210,7 @@ impl Thread {
         };
         let src = match source {
             AliasSource::Physical { pa } => Src::Physical { pa: pa & !0xFFF },
-            AliasSource::Virtual { pid, address } => match self.kernel.static_range(address, 1)
-            {
+            AliasSource::Virtual { pid, address } => match self.kernel.static_range(address, 1) {
                 Some(pa) => Src::Static { pa: pa & !0xFFF },
                 None => Src::Virtual {
                     space: if address >= SHARED_HEAP_BASE {
@@ -535,7 +534,11 @@ impl Thread {
                 format!(
                     "; the size 0x{n:X} is MEM_{} and the type 0x{:X} looks like a size: the \
                      arguments look swapped (the free fails and the memory stays)",
-                    if n == rel.bits() { "RELEASE" } else { "DECOMMIT" },
+                    if n == rel.bits() {
+                        "RELEASE"
+                    } else {
+                        "DECOMMIT"
+                    },
                     t.bits()
                 )
             } else {
@@ -574,7 +577,9 @@ impl Thread {
                 holder.is_some()
             };
             if !named_ok {
-                if let Some(other) = self.other_holder(proc.pid(), |s| s.record_based_at(a).is_some()) {
+                if let Some(other) =
+                    self.other_holder(proc.pid(), |s| s.record_based_at(a).is_some())
+                {
                     let f = self.finding(
                         FindingKind::WrongProcess,
                         Severity::Error,
@@ -666,9 +671,12 @@ impl Thread {
     pub(crate) fn audit_free_post(&self, aud: &Auditor, pre: FreePre, call: &str) {
         let mut st = aud.state();
         if let Some(base) = pre.base {
-            st.items
-                .retain(|it| matches!(it.kind, ItemKind::Lock { .. }) || !(it.space == pre.space && it.base == base));
-            st.aliases.retain(|a| !(a.space == pre.space && a.base == base));
+            st.items.retain(|it| {
+                matches!(it.kind, ItemKind::Lock { .. })
+                    || !(it.space == pre.space && it.base == base)
+            });
+            st.aliases
+                .retain(|a| !(a.space == pre.space && a.base == base));
             st.helper_aliases
                 .retain(|h| !(h.space == pre.space && h.ptr & !0xFFFF == base));
         }
@@ -677,7 +685,10 @@ impl Thread {
             let hit = match a.src {
                 Src::Virtual { space, page } => {
                     space == pre.space
-                        && overlaps(pre.range, (u64::from(page), u64::from(page) + a.source_len()))
+                        && overlaps(
+                            pre.range,
+                            (u64::from(page), u64::from(page) + a.source_len()),
+                        )
                 }
                 Src::Static { pa } | Src::Physical { pa } => pre
                     .phys
@@ -721,10 +732,9 @@ impl Thread {
         };
         let pid = proc.pid();
         let mut st = aud.state();
-        let (gone, kept): (Vec<Item>, Vec<Item>) =
-            std::mem::take(&mut st.items).into_iter().partition(|it| {
-                it.space == pid
-            });
+        let (gone, kept): (Vec<Item>, Vec<Item>) = std::mem::take(&mut st.items)
+            .into_iter()
+            .partition(|it| it.space == pid);
         st.items = kept;
         let mut out: Vec<Finding> = gone.iter().map(|it| never_released(it, true)).collect();
         for a in &st.aliases {
@@ -753,14 +763,24 @@ impl Thread {
         let Some(aud) = self.kernel.auditor() else {
             return Ok(None);
         };
-        let call = if ex { "VirtualProtectEx" } else { "VirtualProtect" };
+        let call = if ex {
+            "VirtualProtectEx"
+        } else {
+            "VirtualProtect"
+        };
         if ex && a < SHARED_HEAP_BASE && a >= USER_BASE {
             let nk = self.kernel.nk().clone();
             let named_ok = Spaces::for_range(&nk, proc, a, 1)
-                .map(|mut s| s.holding(proc.pid(), a).record_holding_bytes(a, 1).is_some())
+                .map(|mut s| {
+                    s.holding(proc.pid(), a)
+                        .record_holding_bytes(a, 1)
+                        .is_some()
+                })
                 .unwrap_or(true);
             if !named_ok {
-                if let Some(other) = self.other_holder(proc.pid(), |s| s.record_based_at(a).is_some()) {
+                if let Some(other) =
+                    self.other_holder(proc.pid(), |s| s.record_based_at(a).is_some())
+                {
                     let f = self.finding(
                         FindingKind::WrongProcess,
                         Severity::Error,
@@ -828,7 +848,11 @@ impl Thread {
                 self.proc_label(al.holder),
                 new.bits(),
                 g as u32,
-                if strict { "; refused by the strict policy (87)" } else { "" }
+                if strict {
+                    "; refused by the strict policy (87)"
+                } else {
+                    ""
+                }
             ),
         );
         drop(st);

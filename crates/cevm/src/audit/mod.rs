@@ -194,7 +194,8 @@ impl crate::kernel::Kernel {
 
     /// The exposure policy the kernel was booted with.
     pub fn exposure_policy(&self) -> ExposurePolicy {
-        self.auditor().map_or(ExposurePolicy::Compatible, |a| a.policy)
+        self.auditor()
+            .map_or(ExposurePolicy::Compatible, |a| a.policy)
     }
 }
 

@@ -14,7 +14,9 @@ impl Thread {
     pub fn mm_map_io_space(&mut self, pa: u64, n: u32, cached: bool) -> Result<u32> {
         let r = self.map_io(pa, n, cached);
         if let Ok(va) = &r {
-            let what = format!("the MmMapIoSpace mapping at 0x{va:08X} of physical 0x{pa:X} (0x{n:X} bytes)");
+            let what = format!(
+                "the MmMapIoSpace mapping at 0x{va:08X} of physical 0x{pa:X} (0x{n:X} bytes)"
+            );
             let space = self.active.pid();
             self.audit_item(crate::audit::ItemKind::IoMapping, space, va & !0xFFF, what);
         }
@@ -24,11 +26,16 @@ impl Thread {
     /// `MmUnmapIoSpace`: releases a mapping made by
     /// [`mm_map_io_space`](Self::mm_map_io_space).
     pub fn mm_unmap_io_space(&mut self, p: u32, _n: u32) -> Result<()> {
-        let r = self
-            .active_checked()
-            .and_then(|proc| {
-                self.free_named(&proc, p & !0xFFF, 0, AllocType::RELEASE, "MmUnmapIoSpace", false)
-            });
+        let r = self.active_checked().and_then(|proc| {
+            self.free_named(
+                &proc,
+                p & !0xFFF,
+                0,
+                AllocType::RELEASE,
+                "MmUnmapIoSpace",
+                false,
+            )
+        });
         self.track(r)
     }
 

@@ -125,7 +125,12 @@ impl Thread {
                 "the lock of 0x{pages:X} pages at 0x{first:08X} made for process 0x{:X}",
                 proc.pid().0
             );
-            self.audit_item(crate::audit::ItemKind::Lock { pages }, proc.pid(), first, what);
+            self.audit_item(
+                crate::audit::ItemKind::Lock { pages },
+                proc.pid(),
+                first,
+                what,
+            );
         }
         Ok(frames.iter().map(|f| f.addr()).collect())
     }

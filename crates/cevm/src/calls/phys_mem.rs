@@ -20,17 +20,23 @@ impl Thread {
     ) -> Result<(u32, u64)> {
         let r = self.alloc_phys(n, prot, align_mask, flags);
         if let Ok((va, pa)) = &r {
-            let what = format!("the AllocPhysMem block at 0x{va:08X} (physical 0x{pa:X}, 0x{n:X} bytes)");
-            self.audit_item(crate::audit::ItemKind::PhysBlock, self.kernel.kernel_pid(), *va, what);
+            let what =
+                format!("the AllocPhysMem block at 0x{va:08X} (physical 0x{pa:X}, 0x{n:X} bytes)");
+            self.audit_item(
+                crate::audit::ItemKind::PhysBlock,
+                self.kernel.kernel_pid(),
+                *va,
+                what,
+            );
         }
         self.track(r)
     }
 
     /// `FreePhysMem`: releases what [`alloc_phys_mem`](Self::alloc_phys_mem) returned.
     pub fn free_phys_mem(&mut self, p: u32) -> Result<()> {
-        let r = self
-            .active_checked()
-            .and_then(|proc| self.free_named(&proc, p, 0, AllocType::RELEASE, "FreePhysMem", false));
+        let r = self.active_checked().and_then(|proc| {
+            self.free_named(&proc, p, 0, AllocType::RELEASE, "FreePhysMem", false)
+        });
         self.track(r)
     }
 
