@@ -731,6 +731,20 @@ impl Thread {
             return;
         };
         let pid = proc.pid();
+        // Isolated aliases in the ending process write back first (their pins' frames are
+        // still alive), so the sources see the aliases' last writes.
+        if let Some(p) = self.kernel.process(pid) {
+            let nk = self.kernel.nk().clone();
+            if let Ok(mut spaces) = Spaces::lock(&nk, &[&p], false) {
+                let space = spaces.get(pid);
+                let bases: Vec<u32> = space.isolated.keys().copied().collect();
+                let mut refs = crate::frame_refs::FrameRefs::new();
+                for b in bases {
+                    refs.append(self.kernel.isolate_unpin(space, b, None));
+                }
+                self.kernel.memory().release(refs);
+            }
+        }
         let mut st = aud.state();
         let (gone, kept): (Vec<Item>, Vec<Item>) = std::mem::take(&mut st.items)
             .into_iter()
@@ -768,7 +782,7 @@ impl Thread {
         } else {
             "VirtualProtect"
         };
-        if ex && a < SHARED_HEAP_BASE && a >= USER_BASE {
+        if ex && (USER_BASE..SHARED_HEAP_BASE).contains(&a) {
             let nk = self.kernel.nk().clone();
             let named_ok = Spaces::for_range(&nk, proc, a, 1)
                 .map(|mut s| {

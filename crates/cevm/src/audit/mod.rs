@@ -10,6 +10,7 @@
 
 mod findings;
 mod hooks;
+mod isolate;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard};

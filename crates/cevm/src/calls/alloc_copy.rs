@@ -137,10 +137,51 @@ impl Thread {
                 "the source 0x{p:08X}+0x{n:X} cannot be brought in for this protection"
             )));
         }
+        // The isolate policy: the partial pages get private bounce frames, taken before
+        // anything changes (none free: 8).
+        let plan = if !physical
+            && !dst_proc.is_kernel()
+            && k.exposure_policy() == crate::audit::ExposurePolicy::Isolate
+        {
+            bounce_plan(po, n, pages)
+        } else {
+            Vec::new()
+        };
+        let bounce = k.memory().alloc(plan.len()).ok_or_else(|| {
+            Error::no_memory("no free frame for the isolate policy's bounce pages")
+        })?;
         // 5, 7, 9. Reserve, map the alias pages after the leading offset, add the record.
         let space = spaces.get(dst_proc.pid());
         let base = space.take(place);
-        let frames = k.memory().take_refs(&frames);
+        let first_page = base + (bo - po);
+        let mut frames = k.memory().take_refs(&frames);
+        let mut pin = Vec::with_capacity(plan.len());
+        if !plan.is_empty() {
+            // The source references of the partial pages go to the pin; their entries
+            // take the bounce frames' references instead.
+            let mut bounce = bounce.install();
+            let mut entries = Vec::with_capacity(pages as usize);
+            for (i, pfn) in frames.install().enumerate() {
+                let part = plan.iter().find(|p| p.0 == i as u32);
+                match part.and_then(|&(_, lo, hi)| Some((lo, hi, bounce.next()?))) {
+                    Some((lo, hi, b)) => {
+                        k.copy_frame_bytes(pfn, b, lo, hi);
+                        pin.push(crate::space::BouncePage {
+                            va: first_page + i as u32 * PAGE_SIZE,
+                            bounce: b,
+                            source: pfn,
+                            lo,
+                            hi,
+                        });
+                        entries.push(b);
+                    }
+                    None => entries.push(pfn),
+                }
+            }
+            frames = crate::frame_refs::FrameRefs::owning(entries);
+        } else {
+            let _ = bounce.install();
+        }
         let source = if physical {
             AliasSource::Physical { pa: full }
         } else {
@@ -158,8 +199,38 @@ impl Thread {
                 source,
             },
         };
-        space.reserve_mapped(record, base + (bo - po), frames, vp);
+        space.reserve_mapped(record, first_page, frames, vp);
+        if !pin.is_empty() {
+            space.isolated.insert(
+                base,
+                crate::space::IsolatePin {
+                    writable: vp.access.writable(),
+                    pages: pin,
+                },
+            );
+        }
         // 10. The result keeps the source's low 16 bits.
         Ok(base + bo)
     }
+}
+
+/// The partial pages of an alias of `n` bytes at page offset `po` over `pages` pages:
+/// (page index, first requested byte, end of the requested bytes) within the page.
+fn bounce_plan(po: u32, n: u32, pages: u32) -> Vec<(u32, u32, u32)> {
+    let end = ((u64::from(po) + u64::from(n)) % u64::from(PAGE_SIZE)) as u32;
+    if pages == 1 {
+        return if po != 0 || end != 0 {
+            vec![(0, po, if end == 0 { PAGE_SIZE } else { end })]
+        } else {
+            Vec::new()
+        };
+    }
+    let mut plan = Vec::new();
+    if po != 0 {
+        plan.push((0, po, PAGE_SIZE));
+    }
+    if end != 0 {
+        plan.push((pages - 1, 0, end));
+    }
+    plan
 }

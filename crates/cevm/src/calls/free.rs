@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::flags::{AllocType, ProcessAccess};
-use crate::frame_refs::FrameRefs;
 use crate::layout::{MAX_USER_ALLOC, page_span};
 use crate::process::{Handle, Process, Spaces};
 use crate::pte::Pte;
@@ -86,7 +85,9 @@ impl Thread {
                     "the reservation at 0x{a:08X} has locked pages"
                 )));
             }
-            space.unreserve(a)
+            let mut frames = self.kernel.isolate_unpin(space, a, None);
+            frames.append(space.unreserve(a));
+            frames
         } else {
             // 4. Decommit inside one record; no locked page.
             let r = *space.record_holding_bytes(a, n).ok_or_else(|| {
@@ -100,7 +101,10 @@ impl Thread {
                     "0x{a:08X}+0x{n:X} holds locked pages"
                 )));
             }
-            let mut frames = FrameRefs::new();
+            let end = u64::from(first) + u64::from(pages) * u64::from(crate::consts::PAGE_SIZE);
+            let mut frames =
+                self.kernel
+                    .isolate_unpin(space, r.base, Some((u64::from(first), end)));
             for va in AddressSpace::pages(first, pages) {
                 let e = space.table.get(va);
                 if e.is_committed() {
