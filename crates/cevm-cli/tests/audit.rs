@@ -550,3 +550,25 @@ fn a_bad_policy_or_boot_option_is_a_clear_error() {
     assert_eq!(code, 2);
     assert!(err.contains("exposure_policy"), "{err}");
 }
+
+#[test]
+fn under_isolate_the_examples_expose_and_leak_nothing_and_keep_their_other_findings() {
+    let root = repo_root().join("examples/audit");
+    for (name, want, _) in EXAMPLES {
+        let (code, findings, err) =
+            audit(&root.join(format!("{name}.rhai")), &["--policy", "isolate"]);
+        let want: BTreeSet<String> = want
+            .iter()
+            .filter(|k| **k != "exposure" && **k != "leak-observed")
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(kinds(&findings), want, "{name}: {findings:#?}");
+        assert_ne!(code, 2, "{name}: {err}");
+    }
+    // The leaking host sees zeros where the application's key was.
+    let (_, _, err) = audit(&root.join("leak_observed.rhai"), &["--policy", "isolate"]);
+    assert!(
+        err.contains(&format!("udevice.exe sees: {}", "\0".repeat(18))),
+        "{err:?}"
+    );
+}

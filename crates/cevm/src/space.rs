@@ -140,14 +140,14 @@ pub struct BouncePage {
     pub lo: u32,
     /// End of the requested bytes (exclusive).
     pub hi: u32,
+    /// Whether the mapping was made writable: only then is there a write-back.
+    pub writable: bool,
 }
 
 /// The bounce pages of one isolated alias. Each holds one reference on its source frame
 /// (counted by the invariant checker), dropped when the page is decommitted or released.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IsolatePin {
-    /// Whether the alias was made writable: only then is there a write-back.
-    pub writable: bool,
     /// Its partial pages.
     pub pages: Vec<BouncePage>,
 }

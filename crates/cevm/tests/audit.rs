@@ -164,3 +164,41 @@ fn strict_refusal_changes_nothing() {
     assert_ne!(k, 0);
     w.check();
 }
+
+#[test]
+fn isolated_virtual_copy_keeps_the_invariants_and_writes_back_on_release() {
+    let mut w = world(ExposurePolicy::Isolate, false);
+    let src = app_source(&mut w);
+    let free = w.free_frames();
+    w.nk();
+    let dst =
+        w.t.virtual_alloc_ex(
+            h(w.drv),
+            0,
+            0x2000,
+            AllocType::RESERVE,
+            cevm::Protection::NOACCESS,
+        )
+        .unwrap();
+    w.t.virtual_copy_ex(h(w.drv), dst + 0x10, h(w.app), src + 0x10, 0x1000, RW)
+        .unwrap();
+    w.check();
+    assert_eq!(
+        w.free_frames(),
+        free - 2,
+        "two partial pages, two bounce frames"
+    );
+    w.user(w.drv);
+    let mut b = [0u8; 0x10];
+    w.t.read_bytes(dst, &mut b).unwrap();
+    assert_eq!(b, [0; 0x10]);
+    w.t.write_u8(dst + 0x100F, 0xEE).unwrap();
+    w.nk();
+    w.t.virtual_free_ex(h(w.drv), dst, 0, AllocType::RELEASE)
+        .unwrap();
+    w.check();
+    assert_eq!(w.free_frames(), free);
+    w.user(w.app);
+    assert_eq!(w.t.read_u8(src + 0x100F).unwrap(), 0xEE);
+    assert_eq!(w.t.read_u8(src + 0x1010).unwrap(), 0x5A);
+}

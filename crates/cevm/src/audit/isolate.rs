@@ -8,9 +8,71 @@ use crate::consts::PAGE_SIZE;
 use crate::frame_refs::FrameRefs;
 use crate::kernel::Kernel;
 use crate::phys::Pfn;
-use crate::space::AddressSpace;
+use crate::space::{AddressSpace, BouncePage};
+
+/// The partial pages of a mapping of `n` bytes at page offset `po` over `pages` pages:
+/// (page index, first requested byte, end of the requested bytes) within the page.
+pub(crate) fn bounce_plan(po: u32, n: u32, pages: u32) -> Vec<(u32, u32, u32)> {
+    let end = ((u64::from(po) + u64::from(n)) % u64::from(PAGE_SIZE)) as u32;
+    if pages == 1 {
+        return if po != 0 || end != 0 {
+            vec![(0, po, if end == 0 { PAGE_SIZE } else { end })]
+        } else {
+            Vec::new()
+        };
+    }
+    let mut plan = Vec::new();
+    if po != 0 {
+        plan.push((0, po, PAGE_SIZE));
+    }
+    if end != 0 {
+        plan.push((pages - 1, 0, end));
+    }
+    plan
+}
 
 impl Kernel {
+    /// The entries of an isolated mapping whose pages from `first` map `source` (one
+    /// owned reference each): the partial pages of `plan` take the `bounce` frames,
+    /// filled with the source's requested bytes, and their source references go to the
+    /// returned bounce pages (the pin).
+    pub(crate) fn isolate_entries(
+        &self,
+        first: u32,
+        source: FrameRefs,
+        plan: &[(u32, u32, u32)],
+        bounce: FrameRefs,
+        writable: bool,
+    ) -> (FrameRefs, Vec<BouncePage>) {
+        let mut bounce = bounce.install();
+        let mut entries = Vec::with_capacity(source.len());
+        let mut pin = Vec::with_capacity(plan.len());
+        for (i, pfn) in source.install().enumerate() {
+            let part = plan.iter().find(|p| p.0 == i as u32);
+            match part.and_then(|&(_, lo, hi)| Some((lo, hi, bounce.next()?))) {
+                Some((lo, hi, b)) => {
+                    self.copy_frame_bytes(pfn, b, lo, hi);
+                    pin.push(BouncePage {
+                        va: first + i as u32 * PAGE_SIZE,
+                        bounce: b,
+                        source: pfn,
+                        lo,
+                        hi,
+                        writable,
+                    });
+                    entries.push(b);
+                }
+                None => entries.push(pfn),
+            }
+        }
+        // Bounce frames left over (none: the plan and the allocation have one length).
+        let rest: Vec<Pfn> = bounce.collect();
+        if !rest.is_empty() {
+            self.memory().release(FrameRefs::owning(rest));
+        }
+        (FrameRefs::owning(entries), pin)
+    }
+
     /// Copies bytes `[lo, hi)` of frame `from` into the same bytes of frame `to`.
     pub(crate) fn copy_frame_bytes(&self, from: Pfn, to: Pfn, lo: u32, hi: u32) {
         let mem = self.memory();
@@ -47,7 +109,6 @@ impl Kernel {
         let Some(pin) = space.isolated.get_mut(&base) else {
             return refs;
         };
-        let writable = pin.writable;
         let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut pin.pages)
             .into_iter()
             .partition(|p| range.is_none_or(|(s, e)| (s..e).contains(&u64::from(p.va))));
@@ -57,7 +118,7 @@ impl Kernel {
         }
         for p in gone {
             let e = space.table.get(p.va);
-            if writable && e.is_committed() && e.pfn() == p.bounce {
+            if p.writable && e.is_committed() && e.pfn() == p.bounce {
                 self.copy_frame_bytes(p.bounce, p.source, p.lo, p.hi);
             }
             refs.push(p.source);

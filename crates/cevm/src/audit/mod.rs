@@ -12,6 +12,8 @@ mod findings;
 mod hooks;
 mod isolate;
 
+pub(crate) use isolate::bounce_plan;
+
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard};
 

@@ -143,7 +143,7 @@ impl Thread {
             && !dst_proc.is_kernel()
             && k.exposure_policy() == crate::audit::ExposurePolicy::Isolate
         {
-            bounce_plan(po, n, pages)
+            crate::audit::bounce_plan(po, n, pages)
         } else {
             Vec::new()
         };
@@ -154,34 +154,13 @@ impl Thread {
         let space = spaces.get(dst_proc.pid());
         let base = space.take(place);
         let first_page = base + (bo - po);
-        let mut frames = k.memory().take_refs(&frames);
-        let mut pin = Vec::with_capacity(plan.len());
-        if !plan.is_empty() {
-            // The source references of the partial pages go to the pin; their entries
-            // take the bounce frames' references instead.
-            let mut bounce = bounce.install();
-            let mut entries = Vec::with_capacity(pages as usize);
-            for (i, pfn) in frames.install().enumerate() {
-                let part = plan.iter().find(|p| p.0 == i as u32);
-                match part.and_then(|&(_, lo, hi)| Some((lo, hi, bounce.next()?))) {
-                    Some((lo, hi, b)) => {
-                        k.copy_frame_bytes(pfn, b, lo, hi);
-                        pin.push(crate::space::BouncePage {
-                            va: first_page + i as u32 * PAGE_SIZE,
-                            bounce: b,
-                            source: pfn,
-                            lo,
-                            hi,
-                        });
-                        entries.push(b);
-                    }
-                    None => entries.push(pfn),
-                }
-            }
-            frames = crate::frame_refs::FrameRefs::owning(entries);
-        } else {
-            let _ = bounce.install();
-        }
+        let (frames, pin) = k.isolate_entries(
+            first_page,
+            k.memory().take_refs(&frames),
+            &plan,
+            bounce,
+            vp.access.writable(),
+        );
         let source = if physical {
             AliasSource::Physical { pa: full }
         } else {
@@ -201,36 +180,11 @@ impl Thread {
         };
         space.reserve_mapped(record, first_page, frames, vp);
         if !pin.is_empty() {
-            space.isolated.insert(
-                base,
-                crate::space::IsolatePin {
-                    writable: vp.access.writable(),
-                    pages: pin,
-                },
-            );
+            space
+                .isolated
+                .insert(base, crate::space::IsolatePin { pages: pin });
         }
         // 10. The result keeps the source's low 16 bits.
         Ok(base + bo)
     }
-}
-
-/// The partial pages of an alias of `n` bytes at page offset `po` over `pages` pages:
-/// (page index, first requested byte, end of the requested bytes) within the page.
-fn bounce_plan(po: u32, n: u32, pages: u32) -> Vec<(u32, u32, u32)> {
-    let end = ((u64::from(po) + u64::from(n)) % u64::from(PAGE_SIZE)) as u32;
-    if pages == 1 {
-        return if po != 0 || end != 0 {
-            vec![(0, po, if end == 0 { PAGE_SIZE } else { end })]
-        } else {
-            Vec::new()
-        };
-    }
-    let mut plan = Vec::new();
-    if po != 0 {
-        plan.push((0, po, PAGE_SIZE));
-    }
-    if end != 0 {
-        plan.push((pages - 1, 0, end));
-    }
-    plan
 }

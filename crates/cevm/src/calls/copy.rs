@@ -219,8 +219,44 @@ impl Thread {
                 "destination 0x{dst:08X}+0x{n:X} holds pages that are not reserved-and-uncommitted"
             )));
         }
-        // 7. Map with the requested protection.
-        k.map_frames(space, first, &frames, prot);
+        // The isolate policy: the partial pages of an exposing mapping of a virtual or
+        // kernel-static source into a process get private bounce frames (none free: 8,
+        // as audit.md's policy says, and nothing changed).
+        let plan = match source {
+            Source::Virtual(_)
+                if !dst_proc.is_kernel()
+                    && k.exposure_policy() == crate::audit::ExposurePolicy::Isolate =>
+            {
+                crate::audit::bounce_plan(dst & 0xFFF, n, pages)
+            }
+            _ => Vec::new(),
+        };
+        if plan.is_empty() {
+            // 7. Map with the requested protection.
+            k.map_frames(space, first, &frames, prot);
+            return Ok(());
+        }
+        let bounce = k.memory().alloc(plan.len()).ok_or_else(|| {
+            Error::no_memory("no free frame for the isolate policy's bounce pages")
+        })?;
+        let Some(base) = space.record_holding_bytes(dst, n).map(|r| r.base) else {
+            k.memory().release(bounce);
+            return Err(Error::invalid("the destination reservation is gone"));
+        };
+        let (entries, pin) = k.isolate_entries(
+            first,
+            k.memory().take_refs(&frames),
+            &plan,
+            bounce,
+            prot.access.writable(),
+        );
+        space.commit_frames(first, entries, prot, true);
+        space
+            .isolated
+            .entry(base)
+            .or_insert_with(|| crate::space::IsolatePin { pages: Vec::new() })
+            .pages
+            .extend(pin);
         Ok(())
     }
 }
