@@ -147,20 +147,26 @@ impl Thread {
         } else {
             Vec::new()
         };
-        let bounce = k.memory().alloc(plan.len()).ok_or_else(|| {
-            Error::no_memory("no free frame for the isolate policy's bounce pages")
-        })?;
+        let bounce = if plan.is_empty() {
+            crate::frame_refs::FrameRefs::new()
+        } else {
+            k.memory().alloc(plan.len()).ok_or_else(|| {
+                Error::no_memory("no free frame for the isolate policy's bounce pages")
+            })?
+        };
         // 5, 7, 9. Reserve, map the alias pages after the leading offset, add the record.
         let space = spaces.get(dst_proc.pid());
         let base = space.take(place);
         let first_page = base + (bo - po);
-        let (frames, pin) = k.isolate_entries(
-            first_page,
-            k.memory().take_refs(&frames),
-            &plan,
-            bounce,
-            vp.access.writable(),
-        );
+        let refs = k.memory().take_refs(&frames);
+        let (frames, pin) = if plan.is_empty() {
+            // No bounce page (every alias but an isolated exposing one): the frames go to
+            // the entries as they are, with no extra pass.
+            let _ = bounce.install();
+            (refs, Vec::new())
+        } else {
+            k.isolate_entries(first_page, refs, &plan, bounce, vp.access.writable())
+        };
         let source = if physical {
             AliasSource::Physical { pa: full }
         } else {

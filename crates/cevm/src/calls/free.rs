@@ -85,8 +85,11 @@ impl Thread {
                     "the reservation at 0x{a:08X} has locked pages"
                 )));
             }
-            let mut frames = self.kernel.isolate_unpin(space, a, None);
-            frames.append(space.unreserve(a));
+            // The pins first (their write-back reads the entries), then the entries:
+            // appended in this order the common case (no pin) moves nothing.
+            let pinned = self.kernel.isolate_unpin(space, a, None);
+            let mut frames = space.unreserve(a);
+            frames.append(pinned);
             frames
         } else {
             // 4. Decommit inside one record; no locked page.
