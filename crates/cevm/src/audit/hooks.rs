@@ -680,7 +680,7 @@ impl Thread {
             st.helper_aliases
                 .retain(|h| !(h.space == pre.space && h.ptr & !0xFFFF == base));
         }
-        let mut out = Vec::new();
+        let mut hits = Vec::new();
         for a in &st.aliases {
             let hit = match a.src {
                 Src::Virtual { space, page } => {
@@ -695,10 +695,17 @@ impl Thread {
                     .is_some_and(|r| overlaps(r, (pa, pa + a.source_len()))),
             };
             if hit {
-                out.push(self.backing_freed(a, call, pre.space));
+                hits.push(a.clone());
             }
         }
-        st.findings.extend(out);
+        // The sentences name processes (the process table): never with the auditor's
+        // mutex held, which space-locked callers may be waiting for.
+        drop(st);
+        let out: Vec<Finding> = hits
+            .iter()
+            .map(|a| self.backing_freed(a, call, pre.space))
+            .collect();
+        aud.state().findings.extend(out);
     }
 
     fn backing_freed(&self, a: &AliasEntry, how: &str, src_space: Pid) -> Finding {
@@ -751,16 +758,21 @@ impl Thread {
             .partition(|it| it.space == pid);
         st.items = kept;
         let mut out: Vec<Finding> = gone.iter().map(|it| never_released(it, true)).collect();
-        for a in &st.aliases {
-            if let Src::Virtual { space, .. } = a.src {
-                if space == pid && a.holder != pid {
-                    out.push(self.backing_freed(a, "the end of its process", pid));
-                }
-            }
-        }
+        let hits: Vec<AliasEntry> = st
+            .aliases
+            .iter()
+            .filter(|a| {
+                matches!(a.src, Src::Virtual { space, .. } if space == pid) && a.holder != pid
+            })
+            .cloned()
+            .collect();
         st.aliases.retain(|a| a.holder != pid && a.space != pid);
         st.helper_aliases.retain(|h| h.space != pid);
-        st.findings.extend(out);
+        drop(st);
+        for a in &hits {
+            out.push(self.backing_freed(a, "the end of its process", pid));
+        }
+        aud.state().findings.extend(out);
     }
 
     /// `alias-upgraded`: VirtualProtect(Ex) giving an alias page an access its creator did
@@ -824,12 +836,13 @@ impl Thread {
             u64::from(first) + u64::from(pages) * u64::from(PAGE_SIZE),
         );
         let space = self.space_of(proc, a);
-        let st = aud.state();
-        let Some(al) = st
+        let found = aud
+            .state()
             .aliases
             .iter()
             .find(|al| al.space == space && overlaps(range, (u64::from(al.first), al.end)))
-        else {
+            .cloned();
+        let Some(al) = found else {
             return Ok(None);
         };
         let g = al.granted;
@@ -869,7 +882,6 @@ impl Thread {
                 }
             ),
         );
-        drop(st);
         if strict {
             self.push(aud, f);
             return Err(Error::invalid(format!(
@@ -905,29 +917,35 @@ impl Thread {
         let range = (u64::from(a), u64::from(a) + u64::from(n));
         let reader = self.active.pid();
         let mut st = aud.state();
-        let mut out = Vec::new();
+        let mut found = Vec::new();
         let mut seen = Vec::new();
         for al in st.aliases.iter().filter(|al| al.space == space) {
             if st.leaks.contains(&(al.id, reader.0, self.mode)) {
                 continue;
             }
-            let hits: Vec<(u64, u64, &String)> = al
+            let hits: Vec<(u64, u64, String)> = al
                 .exposed
                 .iter()
                 .zip(&al.owners)
                 .filter_map(|(&(s, e), o)| {
                     let lo = range.0.max(u64::from(s));
                     let hi = range.1.min(e);
-                    (lo < hi).then_some((lo, hi, o))
+                    (lo < hi).then(|| (lo, hi, o.clone()))
                 })
                 .collect();
             if hits.is_empty() {
                 continue;
             }
             seen.push((al.id, reader.0, self.mode));
+            found.push((al.clone(), hits));
+        }
+        st.leaks.extend(seen);
+        drop(st);
+        let mut out = Vec::new();
+        for (al, hits) in &found {
             let parts: Vec<String> = hits
                 .iter()
-                .map(|&(lo, hi, o)| {
+                .map(|&(lo, hi, ref o)| {
                     format!(
                         "0x{lo:08X}-0x{:08X} (source 0x{:08X}: {o})",
                         hi - 1,
@@ -952,8 +970,7 @@ impl Thread {
                 ),
             ));
         }
-        st.leaks.extend(seen);
-        st.findings.extend(out);
+        aud.state().findings.extend(out);
     }
 
     /// Before UnlockPagesEx: `wrong-process` when the named process holds no lock at `a`

@@ -5,8 +5,8 @@
 //! registry of the aliases and kernel-made items it saw created; it changes behaviour only
 //! under [`ExposurePolicy::Strict`] and [`ExposurePolicy::Isolate`].
 //!
-//! Its one mutex is innermost: it is taken with no other kernel lock held and never held
-//! while another is taken.
+//! Its one mutex is innermost: it may be taken under space locks, and no other lock is
+//! taken while it is held (sentences naming processes are formatted after dropping it).
 
 mod findings;
 mod hooks;
