@@ -572,3 +572,33 @@ fn under_isolate_the_examples_expose_and_leak_nothing_and_keep_their_other_findi
         "{err:?}"
     );
 }
+
+#[test]
+fn finding_seq_is_the_trace_number_of_its_call() {
+    let dir = tmp();
+    let body = r#"
+        let p = VirtualAlloc(0, 0x1000, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE);
+        try { VirtualFree("not a number", 0, 0); } catch (e) { }
+        VirtualFree(p, 5, MEM_RELEASE);
+        VirtualFree(p, 0, MEM_RELEASE);"#;
+    let p = script(dir.path(), "s.rhai", body);
+    let trace = dir.path().join("t.jsonl");
+    cevm()
+        .arg("run")
+        .arg(&p)
+        .arg("--trace")
+        .arg(&trace)
+        .assert()
+        .success();
+    let traced: Vec<serde_json::Value> = std::fs::read_to_string(&trace)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let (_, findings, _) = audit(&p, &[]);
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    let seq = findings[0]["seq"].as_u64().unwrap();
+    let call = traced.iter().find(|t| t["seq"] == seq).unwrap();
+    assert_eq!(call["call"], "VirtualFree");
+    assert_eq!(call["args"][1], 5, "the malformed call itself: {call}");
+}
