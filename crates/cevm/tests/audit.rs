@@ -202,3 +202,22 @@ fn isolated_virtual_copy_keeps_the_invariants_and_writes_back_on_release() {
     assert_eq!(w.t.read_u8(src + 0x100F).unwrap(), 0xEE);
     assert_eq!(w.t.read_u8(src + 0x1010).unwrap(), 0x5A);
 }
+
+#[test]
+fn the_json_report_is_one_line_per_finding_unreleased_items_included() {
+    let mut w = world(ExposurePolicy::Compatible, true);
+    w.nk();
+    w.t.set_call_site(1, "main.c: AllocPhysMem");
+    let (va, _) = w.t.alloc_phys_mem(0x1000, RW, 0, 0).unwrap();
+    w.t.set_call_site(2, "main.c: VirtualFree");
+    let _ = w.t.virtual_free(va, 0x1000, AllocType::RELEASE);
+    let report = w.kernel.audit_report_json();
+    let lines: Vec<&str> = report.lines().collect();
+    assert_eq!(lines.len(), 2, "{report}");
+    assert!(report.ends_with('\n'));
+    assert!(lines[0].contains("\"kind\":\"malformed-free\"") && lines[0].contains("\"seq\":2"));
+    assert!(lines[1].contains("\"kind\":\"never-released\"") && lines[1].contains("\"seq\":1"));
+    assert!(lines[1].contains("main.c: AllocPhysMem"));
+    // Finishing twice reports the unreleased block once.
+    assert_eq!(w.kernel.audit_finish().len(), 2);
+}

@@ -195,6 +195,18 @@ impl crate::kernel::Kernel {
         st.findings.clone()
     }
 
+    /// Ends the scenario ([`audit_finish`](Self::audit_finish)) and returns every finding
+    /// as JSON lines, one object per line, each ending in a newline: what the C front
+    /// writes to the file named by `CEVM_AUDIT` and hands out from `cevm_audit_report`.
+    pub fn audit_report_json(&self) -> String {
+        let mut out = String::new();
+        for f in self.audit_finish() {
+            out.push_str(&f.to_json());
+            out.push('\n');
+        }
+        out
+    }
+
     /// The exposure policy the kernel was booted with.
     pub fn exposure_policy(&self) -> ExposurePolicy {
         self.auditor()
