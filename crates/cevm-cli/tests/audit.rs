@@ -602,3 +602,29 @@ fn finding_seq_is_the_trace_number_of_its_call() {
     assert_eq!(call["call"], "VirtualFree");
     assert_eq!(call["args"][1], 5, "the malformed call itself: {call}");
 }
+
+#[test]
+fn read_process_memory_of_exposed_bytes_is_a_leak_by_the_reading_process() {
+    let (_, findings, _) = audit_body(
+        &format!(
+            "{APP_AND_HOST}
+            let a = VirtualAllocCopyEx(app, host, buf + 0x10, 0x20, PAGE_READONLY);
+            let spy = create_process(\"spy.exe\");
+            enter(spy, KERNEL_MODE);
+            let h = OpenProcess(PROCESS_ALL_ACCESS, false, host);
+            assert(ReadProcessMemory(h, a - 0x10, 0x10).ret);
+            enter(kernel_pid(), KERNEL_MODE, app);
+            VirtualFreeEx(host, a & 0xFFFF0000, 0, MEM_RELEASE);"
+        ),
+        &[],
+    );
+    let leaks: Vec<_> = findings
+        .iter()
+        .filter(|f| f["kind"] == "leak-observed")
+        .collect();
+    assert_eq!(leaks.len(), 1, "{findings:#?}");
+    assert!(
+        leaks[0]["message"].as_str().unwrap().starts_with("spy.exe"),
+        "{leaks:#?}"
+    );
+}

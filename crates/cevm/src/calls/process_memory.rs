@@ -18,12 +18,17 @@ impl Thread {
             self.check_remote(a, n, false)?;
             // The buffer is made only once every page has been brought in, so a huge
             // size over memory that is not there fails before it costs any host memory.
-            let range = self
-                .kernel
-                .host_range(&p, a, n as usize, AccessKind::Read, Mode::Kernel)
-                .map_err(copy_fault)?;
-            let mut buf = vec![0u8; n as usize];
-            range.copy_to_slice(&mut buf);
+            let buf = {
+                let range = self
+                    .kernel
+                    .host_range(&p, a, n as usize, AccessKind::Read, Mode::Kernel)
+                    .map_err(copy_fault)?;
+                let mut buf = vec![0u8; n as usize];
+                range.copy_to_slice(&mut buf);
+                buf
+            };
+            // After the copy's locks are dropped (the auditor takes its own).
+            self.audit_read_in(&p, a, n);
             Ok(buf)
         });
         self.track(r)
