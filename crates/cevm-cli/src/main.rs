@@ -37,6 +37,8 @@ enum Command {
     Bench(commands::bench::BenchArgs),
     /// Random calls from many threads on shared processes, then invariants and leaks
     Stress(commands::stress::StressArgs),
+    /// Run a script with the driver auditor and report every hazard it finds
+    Audit(commands::audit::AuditArgs),
 }
 
 /// The stack of the thread that runs the command. Scripts recurse (nested calls, deeply
@@ -67,5 +69,6 @@ fn dispatch(cli: Cli) -> ExitCode {
         Command::Maps(args) => commands::maps::execute(args),
         Command::Bench(args) => commands::bench::execute(args),
         Command::Stress(args) => commands::stress::execute(args),
+        Command::Audit(args) => commands::audit::execute(args),
     }
 }

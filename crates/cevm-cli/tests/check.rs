@@ -93,6 +93,7 @@ fn the_examples_pass() {
         .arg(&examples)
         .assert()
         .success()
-        .stdout(predicate::str::contains("PASS").count(4))
-        .stdout(predicate::str::ends_with("4 passed, 0 failed\n"));
+        // Four driver scenarios and examples/audit's ten stories (one per finding kind).
+        .stdout(predicate::str::contains("PASS").count(14))
+        .stdout(predicate::str::ends_with("14 passed, 0 failed\n"));
 }

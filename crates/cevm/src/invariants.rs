@@ -14,7 +14,9 @@ impl Kernel {
     /// - every reserved or committed page lies in a reservation record of its space, and
     ///   every record's pages are reserved or committed;
     /// - records are block aligned and do not share blocks;
-    /// - lock records cover committed pages.
+    /// - lock records cover committed pages;
+    /// - every bounce page of an isolated alias maps its bounce frame, and its pin holds
+    ///   one reference on the source frame it stands for (counted with the entries').
     ///
     /// It locks every space (in pid order), so it sees one consistent state.
     pub fn check_invariants(&self) -> Result<(), String> {
@@ -86,6 +88,20 @@ impl Kernel {
                         ));
                     }
                     va += u64::from(PAGE_SIZE);
+                }
+            }
+            for pin in space.isolated.values() {
+                for p in &pin.pages {
+                    if let Some(FrameKind::Ram(i)) = phys.kind(p.source) {
+                        expected[i] += 1;
+                    }
+                    let e = space.table.get(p.va);
+                    if !(e.is_committed() && e.pfn() == p.bounce) {
+                        return Err(format!(
+                            "{name}: isolated page 0x{:08X} does not map its bounce frame",
+                            p.va
+                        ));
+                    }
                 }
             }
             for l in &space.locks {

@@ -27,6 +27,11 @@ pub struct Config {
     /// Freed frames kept resident for reuse before they are given back to the host in
     /// one batch (0 gives every freed frame back at once).
     pub resident_free_frames: usize,
+    /// Whether the driver auditor watches the calls (audit.md). Default off.
+    pub audit: bool,
+    /// What an alias that would expose bytes into a process other than NK.EXE does
+    /// (audit.md "Policies"). Default `Compatible`; any other policy enables the auditor.
+    pub exposure_policy: crate::audit::ExposurePolicy,
 }
 
 impl Default for Config {
@@ -36,6 +41,8 @@ impl Default for Config {
             ram_base: 0,
             aslr_seed: None,
             resident_free_frames: 1024,
+            audit: false,
+            exposure_policy: crate::audit::ExposurePolicy::Compatible,
         }
     }
 }
@@ -51,6 +58,8 @@ pub(crate) struct Inner {
     /// Every thread's access slot: what a grace period waits for (`grace.rs`).
     readers: Arc<Readers>,
     aslr: std::sync::Mutex<Option<u64>>,
+    /// The driver auditor, when enabled.
+    audit: Option<crate::audit::Auditor>,
 }
 
 /// The kernel memory model. Clones share one kernel.
@@ -136,6 +145,9 @@ impl Kernel {
             generation,
             readers,
             aslr: std::sync::Mutex::new(config.aslr_seed),
+            audit: (config.audit
+                || config.exposure_policy != crate::audit::ExposurePolicy::Compatible)
+                .then(|| crate::audit::Auditor::new(config.exposure_policy)),
         })))
     }
 
@@ -163,6 +175,11 @@ impl Kernel {
     /// Every thread's access slot.
     pub(crate) fn readers(&self) -> &Arc<Readers> {
         &self.0.readers
+    }
+
+    /// The auditor, when the kernel was booted with one.
+    pub(crate) fn auditor(&self) -> Option<&crate::audit::Auditor> {
+        self.0.audit.as_ref()
     }
 
     /// The id of NK.EXE.

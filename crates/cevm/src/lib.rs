@@ -111,6 +111,7 @@
 
 mod access;
 mod arena;
+pub mod audit;
 mod calls;
 pub mod ce;
 pub mod consts;
@@ -136,6 +137,7 @@ mod thread;
 mod tlb;
 
 pub use access::AccessKind;
+pub use audit::{ExposurePolicy, Finding, FindingKind, Severity};
 pub use calls::{MemoryInfo, MemoryStatus, SystemInfo};
 pub use descriptor::ArgDescriptor;
 pub use error::{Error, ErrorCode, Exception, Result};

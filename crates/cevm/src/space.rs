@@ -125,6 +125,33 @@ pub struct Duplicate {
     pub cb: u32,
 }
 
+/// One partial page of an alias under the `isolate` policy: its entry maps the private
+/// `bounce` frame holding only the requested bytes `[lo, hi)` of the page; `source` is the
+/// frame it stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BouncePage {
+    /// The alias page.
+    pub va: u32,
+    /// The private frame its entry maps.
+    pub bounce: crate::phys::Pfn,
+    /// The source frame, on which the pin holds one reference.
+    pub source: crate::phys::Pfn,
+    /// The requested bytes of the page: `[lo, hi)`.
+    pub lo: u32,
+    /// End of the requested bytes (exclusive).
+    pub hi: u32,
+    /// Whether the mapping was made writable: only then is there a write-back.
+    pub writable: bool,
+}
+
+/// The bounce pages of one isolated alias. Each holds one reference on its source frame
+/// (counted by the invariant checker), dropped when the page is decommitted or released.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IsolatePin {
+    /// Its partial pages.
+    pub pages: Vec<BouncePage>,
+}
+
 /// The memory of one process (or of the kernel, whose tables also hold the shared heap
 /// and the kernel half for everyone).
 #[derive(Debug)]
@@ -137,6 +164,8 @@ pub struct AddressSpace {
     pub locks: Vec<LockRecord>,
     /// Live duplicates of the marshalling helpers, by the base of their region.
     pub duplicates: BTreeMap<u32, Duplicate>,
+    /// Isolated aliases' bounce pages, by the base of their reservation.
+    pub isolated: BTreeMap<u32, IsolatePin>,
     /// Where NULL-address placement starts (user area or kernel VM).
     pub cursor: u32,
     /// Where shared-heap placement starts (kernel only).
@@ -156,6 +185,7 @@ impl AddressSpace {
             records: BTreeMap::new(),
             locks: Vec::new(),
             duplicates: BTreeMap::new(),
+            isolated: BTreeMap::new(),
             cursor,
             shared_cursor: SHARED_HEAP_BASE,
             cursor_floor: floor,
@@ -330,6 +360,13 @@ impl AddressSpace {
             return frames;
         };
         self.duplicates.remove(&base);
+        // Pins not ended by a write-back (a path that releases without one) give their
+        // source references back with the entries'.
+        if let Some(pin) = self.isolated.remove(&base) {
+            for p in pin.pages {
+                frames.push(p.source);
+            }
+        }
         let pages = ((r.page_end() - u64::from(base)) / u64::from(PAGE_SIZE)) as u32;
         self.table.update_range(base, pages, |_, e| {
             if e.is_committed() {

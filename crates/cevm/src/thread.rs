@@ -87,6 +87,10 @@ pub struct Thread {
     pub(crate) slot: Arc<AccessSlot>,
     /// The kernel's translation generation, one load away (the access fast path reads it).
     pub(crate) generation: Arc<AtomicU64>,
+    /// The sequence number and location of the call in progress, as the front end gave
+    /// them ([`Thread::set_call_site`]); the auditor's findings carry them.
+    pub(crate) site_seq: u64,
+    pub(crate) site_loc: Arc<str>,
 }
 
 impl Drop for Thread {
@@ -110,6 +114,8 @@ impl Thread {
             owner,
             last_error: 0,
             tlb: Tlb::new(),
+            site_seq: 0,
+            site_loc: Arc::from(""),
         }
     }
 

@@ -1,6 +1,7 @@
 //! The subcommands. Each module has its clap arguments and an `execute` that returns the
 //! process exit code.
 
+pub mod audit;
 pub mod bench;
 pub mod check;
 pub mod maps;

@@ -235,6 +235,15 @@ fn invoke(
     at: Position,
 ) -> Outcome {
     let mut s = session.borrow_mut();
+    if s.defaults.audit {
+        let loc = match (at.line(), at.position()) {
+            (Some(l), Some(c)) => format!("{}:{l}:{c}", s.source),
+            _ => format!("{}: {}", s.source, b.name),
+        };
+        // The number the trace gives this call (a memory read: the last call's).
+        let seq = s.calls + u64::from(b.kind == Kind::Ce);
+        s.thread.set_call_site(seq, &loc);
+    }
     let before = s.context();
     let mut call = Call {
         binding: b,
@@ -248,6 +257,8 @@ fn invoke(
     let out = (b.handler)(&mut call)?;
     let traced = std::mem::take(&mut call.traced);
     if b.kind == Kind::Ce {
+        // Numbered as the trace numbers it: only calls that reached the kernel.
+        s.calls += 1;
         let (ret, outs) = split_out_params(&out);
         let error = s.thread.last_error();
         s.trace(TracedCall {

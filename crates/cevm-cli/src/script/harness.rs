@@ -16,6 +16,12 @@ use crate::visual;
 pub static BINDINGS: &[Binding] = &[
     Binding::harness("boot", &[], "nothing", boot_default),
     Binding::harness("boot", &["options"], "nothing", boot),
+    Binding::harness(
+        "audit_findings",
+        &[],
+        "array of finding maps",
+        audit_findings,
+    ),
     Binding::harness("kernel_pid", &[], "id", kernel_pid),
     Binding::harness("create_process", &["name"], "id", create_process),
     Binding::harness("add_device", &["name", "pa", "n"], "nothing", add_device),
@@ -50,6 +56,20 @@ fn boot(c: &mut Call<'_>) -> Outcome {
     let options = c.map()?;
     let mut boot = c.session.defaults;
     for (key, value) in &options {
+        if key.as_str() == "exposure_policy" {
+            let name = value.clone().into_string().map_err(|_| {
+                misuse(format!(
+                    "exposure_policy must be a string, not {}",
+                    values::type_label(value)
+                ))
+            })?;
+            boot.exposure_policy = cevm::ExposurePolicy::from_name(&name).ok_or_else(|| {
+                misuse(format!(
+                    "exposure_policy {name:?} is not one of \"compatible\", \"strict\", \"isolate\""
+                ))
+            })?;
+            continue;
+        }
         let n = value.as_int().map_err(|_| {
             misuse(format!(
                 "{key} must be an integer, not {}",
@@ -62,7 +82,7 @@ fn boot(c: &mut Call<'_>) -> Outcome {
             "ram_base" => boot.ram_base = n,
             other => {
                 return Err(misuse(format!(
-                    "unknown option {other:?} (the options are ram_mb and ram_base)"
+                    "unknown option {other:?} (the options are ram_mb, ram_base and exposure_policy)"
                 )));
             }
         }
@@ -251,4 +271,39 @@ fn assert_eq_msg(c: &mut Call<'_>) -> Outcome {
 fn hex(c: &mut Call<'_>) -> Outcome {
     let n = c.integer()?;
     Ok(values::hex(n).into())
+}
+
+/// `audit_findings()`: the auditor's findings so far, as maps of audit.md's fields.
+fn audit_findings(c: &mut Call<'_>) -> Outcome {
+    let list: rhai::Array = c
+        .session
+        .findings()
+        .iter()
+        .map(|f| Dynamic::from_map(finding_map(f)))
+        .collect();
+    Ok(Dynamic::from_array(list))
+}
+
+fn finding_map(f: &cevm::Finding) -> rhai::Map {
+    let ints = |v: &[u32]| -> Dynamic { Dynamic::from_array(v.iter().map(|&x| int(x)).collect()) };
+    let mut m = rhai::Map::new();
+    m.insert("kind".into(), f.kind.name().into());
+    m.insert("severity".into(), f.severity.name().into());
+    m.insert("seq".into(), Dynamic::from_int(f.seq as rhai::INT));
+    m.insert("location".into(), f.location.clone().into());
+    m.insert("pids".into(), ints(&f.pids));
+    m.insert("addresses".into(), ints(&f.addresses));
+    let bytes: rhai::Array = f
+        .bytes
+        .iter()
+        .map(|&(a, b)| {
+            Dynamic::from_array(vec![
+                Dynamic::from_int(a as rhai::INT),
+                Dynamic::from_int(b as rhai::INT),
+            ])
+        })
+        .collect();
+    m.insert("bytes".into(), Dynamic::from_array(bytes));
+    m.insert("message".into(), f.message.clone().into());
+    m
 }

@@ -31,17 +31,23 @@ fn faulted<T>(r: Result<T, Exception>) -> Result<T, Fail> {
 
 fn read8(c: &mut Call<'_>) -> Outcome {
     let a = c.dword()?;
-    Ok(int(faulted(c.thread().read_u8(a))?.into()))
+    let v = faulted(c.thread().read_u8(a))?;
+    c.thread().audit_read(a, 1);
+    Ok(int(v.into()))
 }
 
 fn read16(c: &mut Call<'_>) -> Outcome {
     let a = c.dword()?;
-    Ok(int(faulted(c.thread().read_u16(a))?.into()))
+    let v = faulted(c.thread().read_u16(a))?;
+    c.thread().audit_read(a, 2);
+    Ok(int(v.into()))
 }
 
 fn read32(c: &mut Call<'_>) -> Outcome {
     let a = c.dword()?;
-    Ok(int(faulted(c.thread().read_u32(a))?))
+    let v = faulted(c.thread().read_u32(a))?;
+    c.thread().audit_read(a, 4);
+    Ok(int(v))
 }
 
 // Values are truncated to the access width, as a C store of a wider value would be.
@@ -72,6 +78,7 @@ fn read_bytes(c: &mut Call<'_>) -> Outcome {
     }
     let mut buf: Blob = vec![0; n as usize];
     faulted(c.thread().read_bytes(a, &mut buf))?;
+    c.thread().audit_read(a, n);
     Ok(Dynamic::from_blob(buf))
 }
 

@@ -49,6 +49,8 @@ pub struct Options {
     pub output: Output,
     /// The wall-clock limit of one evaluation (`--timeout`); `None` for no limit.
     pub timeout: Option<Duration>,
+    /// Run with the driver auditor and this exposure policy (`cevm audit`).
+    pub audit: Option<cevm::ExposurePolicy>,
 }
 
 impl Options {
@@ -59,6 +61,7 @@ impl Options {
             trace: None,
             output: Output::Stdout,
             timeout: None,
+            audit: None,
         }
     }
 }
@@ -161,10 +164,12 @@ impl Script {
             ),
             None => None,
         };
-        let session = Rc::new(RefCell::new(Session::boot(
-            BootOptions::with_ram(options.ram_mb),
-            tracer,
-        )?));
+        let mut boot = BootOptions::with_ram(options.ram_mb);
+        if let Some(policy) = options.audit {
+            boot.audit = true;
+            boot.exposure_policy = policy;
+        }
+        let session = Rc::new(RefCell::new(Session::boot(boot, tracer)?));
         let mut engine = Engine::new();
         engine
             .set_max_string_size(limits::STRING_BYTES)
@@ -215,6 +220,7 @@ impl Script {
 
     /// Runs `source`, reporting failures against `name`.
     pub fn run_source(&self, name: &str, source: &str) -> Result<(), Failure> {
+        self.session.borrow_mut().source = name.to_string();
         let ast = self.compile(name, source, &Scope::new())?;
         self.eval(name, &mut Scope::new(), &ast).map(|_| ())
     }
@@ -247,6 +253,11 @@ impl Script {
     /// The steps recorded since [`Script::record_steps`], ending with the final state.
     pub fn take_steps(&self) -> Option<crate::visual::Recorder> {
         self.session.borrow_mut().take_steps()
+    }
+
+    /// Ends an audited scenario: every finding, the unreleased items included.
+    pub fn finish_audit(&self) -> Vec<cevm::Finding> {
+        self.session.borrow_mut().finish_audit()
     }
 
     /// Flushes the trace, reporting a write error met at any point.

@@ -1,7 +1,7 @@
 //! The state a script acts on: the kernel, the one thread the script runs as, the boot
 //! defaults and the trace.
 
-use cevm::{Config, Kernel, Mode, Thread};
+use cevm::{Config, ExposurePolicy, Finding, Kernel, Mode, Thread};
 
 use crate::trace::{CallContext, TracedCall, Tracer};
 use crate::visual::Recorder;
@@ -13,6 +13,10 @@ pub struct BootOptions {
     pub ram_mb: u64,
     /// Physical address of the first RAM byte.
     pub ram_base: u64,
+    /// Whether the driver auditor watches the calls (`cevm audit`).
+    pub audit: bool,
+    /// The exposure policy (`boot(#{exposure_policy})`, `cevm audit --policy`).
+    pub exposure_policy: ExposurePolicy,
 }
 
 impl BootOptions {
@@ -21,6 +25,8 @@ impl BootOptions {
         Self {
             ram_mb,
             ram_base: 0,
+            audit: false,
+            exposure_policy: ExposurePolicy::Compatible,
         }
     }
 
@@ -32,6 +38,8 @@ impl BootOptions {
         Ok(Config {
             ram_bytes,
             ram_base: self.ram_base,
+            audit: self.audit,
+            exposure_policy: self.exposure_policy,
             ..Config::default()
         })
     }
@@ -50,6 +58,12 @@ pub struct Session {
     pub tracer: Option<Tracer>,
     /// The map after every CE call, when `cevm maps --steps` asked for it.
     pub steps: Option<Recorder>,
+    /// CE calls made so far (the trace's `seq` of the last one).
+    pub calls: u64,
+    /// The script's name, for the auditor's locations.
+    pub source: String,
+    /// Findings of kernels `boot()` replaced.
+    pub retired: Vec<Finding>,
 }
 
 impl Session {
@@ -62,14 +76,34 @@ impl Session {
             defaults,
             tracer,
             steps: None,
+            calls: 0,
+            source: String::new(),
+            retired: Vec::new(),
         })
     }
 
     /// Replaces the kernel with a fresh one; the thread returns to NK.EXE, kernel mode.
     pub fn reboot(&mut self, options: BootOptions) -> Result<(), String> {
-        self.kernel = boot_kernel(options)?;
+        let kernel = boot_kernel(options)?;
+        let old = std::mem::replace(&mut self.kernel, kernel);
+        self.retired.extend(old.audit_finish());
         self.thread = self.kernel.thread();
         Ok(())
+    }
+
+    /// Every finding so far: those of replaced kernels, then the current one's.
+    pub fn findings(&self) -> Vec<Finding> {
+        let mut all = self.retired.clone();
+        all.extend(self.kernel.audit_findings());
+        all
+    }
+
+    /// Ends the scenario: the current kernel's unreleased items become findings. Returns
+    /// every finding.
+    pub fn finish_audit(&mut self) -> Vec<Finding> {
+        let mut all = self.retired.clone();
+        all.extend(self.kernel.audit_finish());
+        all
     }
 
     /// Where the thread is now, for the trace.

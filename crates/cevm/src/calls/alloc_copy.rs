@@ -32,6 +32,16 @@ impl Thread {
         prot: Protection,
     ) -> Result<u32> {
         let r = self.alloc_copy(h_src, h_dst, p, n, prot);
+        if let (Ok(addr), Some(_)) = (&r, self.kernel.auditor()) {
+            let dst = if h_dst == Handle::NULL {
+                Some(self.kernel.nk().clone())
+            } else {
+                self.lookup(h_dst).ok().map(|(d, _)| d)
+            };
+            if let Some(dst) = dst {
+                self.audit_alias_made(&dst, *addr, prot);
+            }
+        }
         self.track(r)
     }
 
@@ -67,6 +77,9 @@ impl Thread {
             .difference(Protection::PHYSICAL)
             .validate()
             .ok_or_else(|| Error::bad_protection("5.6.2", prot.bits()))?;
+        if physical {
+            self.audit_physical_value("VirtualAllocCopyEx", p);
+        }
         // 3. The destination handle: NULL is the kernel.
         let dst_proc = if h_dst == Handle::NULL {
             k.nk().clone()
@@ -74,6 +87,9 @@ impl Thread {
             self.resolve(h_dst, ProcessAccess::VM_OPERATION, None)
                 .map_err(|e| e.at("5.6.3"))?
         };
+        // The strict policy refuses an exposing alias before anything changes.
+        let offset = if physical { p << 8 } else { p };
+        self.audit_strict_exposure("VirtualAllocCopyEx", &dst_proc, offset, n, p, physical)?;
         // 4. Offsets and the reservation size.
         let full: u64 = if physical {
             u64::from(p) << 8
@@ -128,10 +144,39 @@ impl Thread {
                 format!("the source 0x{p:08X}+0x{n:X} cannot be brought in for this protection"),
             ));
         }
+        // The isolate policy: the partial pages get private bounce frames, taken before
+        // anything changes (none free: 8).
+        let plan = if !physical
+            && !dst_proc.is_kernel()
+            && k.exposure_policy() == crate::audit::ExposurePolicy::Isolate
+        {
+            crate::audit::bounce_plan(po, n, pages)
+        } else {
+            Vec::new()
+        };
+        let bounce = if plan.is_empty() {
+            crate::frame_refs::FrameRefs::new()
+        } else {
+            k.memory().alloc(plan.len()).ok_or_else(|| {
+                Error::no_memory(
+                    "audit",
+                    "no free frame for the isolate policy's bounce pages",
+                )
+            })?
+        };
         // 5, 7, 9. Reserve, map the alias pages after the leading offset, add the record.
         let space = spaces.get(dst_proc.pid());
         let base = space.take(place);
-        let frames = k.memory().take_refs(frames);
+        let first_page = base + (bo - po);
+        let refs = k.memory().take_refs(frames);
+        let (frames, pin) = if plan.is_empty() {
+            // No bounce page (every alias but an isolated exposing one): the frames go to
+            // the entries as they are, with no extra pass.
+            let _ = bounce.install();
+            (refs, Vec::new())
+        } else {
+            k.isolate_entries(first_page, refs, &plan, bounce, vp.access.writable())
+        };
         let source = if physical {
             AliasSource::Physical { pa: full }
         } else {
@@ -149,7 +194,12 @@ impl Thread {
                 source,
             },
         };
-        space.reserve_mapped(record, base + (bo - po), frames, vp);
+        space.reserve_mapped(record, first_page, frames, vp);
+        if !pin.is_empty() {
+            space
+                .isolated
+                .insert(base, crate::space::IsolatePin { pages: pin });
+        }
         // 10. The result keeps the source's low 16 bits.
         Ok(base + bo)
     }

@@ -142,7 +142,16 @@ impl Thread {
             .difference(Protection::PHYSICAL)
             .validate()
             .ok_or_else(|| Error::bad_protection("5.5.3", prot.bits()))?;
-        self.map_source(&mut spaces, dst_proc, dst, src_proc, source, n, vp)
+        if physical {
+            self.audit_physical_value("VirtualCopy(Ex)", src);
+        }
+        self.audit_strict_exposure("VirtualCopy(Ex)", dst_proc, dst, n, src, physical)?;
+        let r = self.map_source(&mut spaces, dst_proc, dst, src_proc, source, n, vp);
+        drop(spaces);
+        if r.is_ok() {
+            self.audit_copy_made(dst_proc, dst, src_proc, src, n, prot);
+        }
+        r
     }
 
     /// Steps 4–7 of VirtualCopy, shared with MmMapIoSpace: offsets, source frames,
@@ -219,8 +228,50 @@ impl Thread {
                 ),
             ));
         }
-        // 7. Map with the requested protection.
-        k.map_frames(space, first, frames, prot);
+        // The isolate policy: the partial pages of an exposing mapping of a virtual or
+        // kernel-static source into a process get private bounce frames (none free: 8,
+        // as audit.md's policy says, and nothing changed).
+        let plan = match source {
+            Source::Virtual(_)
+                if !dst_proc.is_kernel()
+                    && k.exposure_policy() == crate::audit::ExposurePolicy::Isolate =>
+            {
+                crate::audit::bounce_plan(dst & 0xFFF, n, pages)
+            }
+            _ => Vec::new(),
+        };
+        if plan.is_empty() {
+            // 7. Map with the requested protection.
+            k.map_frames(space, first, frames, prot);
+            return Ok(());
+        }
+        let bounce = k.memory().alloc(plan.len()).ok_or_else(|| {
+            Error::no_memory(
+                "audit",
+                "no free frame for the isolate policy's bounce pages",
+            )
+        })?;
+        let Some(base) = space.record_holding_bytes(dst, n).map(|r| r.base) else {
+            k.memory().release(bounce);
+            return Err(Error::invalid(
+                "5.5.2",
+                "the destination reservation is gone",
+            ));
+        };
+        let (entries, pin) = k.isolate_entries(
+            first,
+            k.memory().take_refs(frames),
+            &plan,
+            bounce,
+            prot.access.writable(),
+        );
+        space.commit_frames(first, entries, prot, true);
+        space
+            .isolated
+            .entry(base)
+            .or_insert_with(|| crate::space::IsolatePin { pages: Vec::new() })
+            .pages
+            .extend(pin);
         Ok(())
     }
 }

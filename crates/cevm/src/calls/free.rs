@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::flags::{AllocType, ProcessAccess};
-use crate::frame_refs::FrameRefs;
 use crate::layout::{MAX_USER_ALLOC, page_span};
 use crate::process::{Handle, Process, Spaces};
 use crate::pte::Pte;
@@ -15,17 +14,44 @@ impl Thread {
     /// `VirtualFree`: releases a whole reservation (`MEM_RELEASE`, size 0, `a` its base)
     /// or decommits pages (`MEM_DECOMMIT`, positive size) of the active process.
     pub fn virtual_free(&mut self, a: u32, n: u32, t: AllocType) -> Result<()> {
-        self.on_active(|me, proc| me.free_in(proc, a, n, t))
+        self.on_active(|me, proc| me.free_named(proc, a, n, t, "VirtualFree", false))
     }
 
     /// `VirtualFreeEx`: as [`virtual_free`](Self::virtual_free) in the process `h` names.
     pub fn virtual_free_ex(&mut self, h: Handle, a: u32, n: u32, t: AllocType) -> Result<()> {
         self.on_process(h, ProcessAccess::VM_OPERATION, None, |me, p| {
-            me.free_in(p, a, n, t)
+            me.free_named(p, a, n, t, "VirtualFreeEx", true)
         })
     }
 
+    /// A free made inside another call (the marshalling helpers): audited as VirtualFree.
     pub(crate) fn free_in(&self, proc: &Arc<Process>, a: u32, n: u32, t: AllocType) -> Result<()> {
+        self.free_named(proc, a, n, t, "VirtualFree", false)
+    }
+
+    /// A free as the call `call` makes it (`ex`: a process handle was named); the auditor,
+    /// when there is one, looks before and after.
+    pub(crate) fn free_named(
+        &self,
+        proc: &Arc<Process>,
+        a: u32,
+        n: u32,
+        t: AllocType,
+        call: &str,
+        ex: bool,
+    ) -> Result<()> {
+        let Some(aud) = self.kernel.auditor() else {
+            return self.free_body(proc, a, n, t);
+        };
+        let pre = self.audit_free_pre(aud, proc, a, n, t, ex);
+        let r = self.free_body(proc, a, n, t);
+        if let (Ok(()), Some(pre)) = (&r, pre) {
+            self.audit_free_post(aud, pre, call);
+        }
+        r
+    }
+
+    fn free_body(&self, proc: &Arc<Process>, a: u32, n: u32, t: AllocType) -> Result<()> {
         // 1. The two accepted forms.
         let release = t == AllocType::RELEASE && n == 0;
         let decommit = t == AllocType::DECOMMIT && (n as i32) > 0;
@@ -63,7 +89,12 @@ impl Thread {
                     format!("the reservation at 0x{a:08X} has locked pages"),
                 ));
             }
-            space.unreserve(a)
+            // The pins first (their write-back reads the entries), then the entries:
+            // appended in this order the common case (no pin) moves nothing.
+            let pinned = self.kernel.isolate_unpin(space, a, None);
+            let mut frames = space.unreserve(a);
+            frames.append(pinned);
+            frames
         } else {
             // 4. Decommit inside one record; no locked page.
             let r = *space.record_holding_bytes(a, n).ok_or_else(|| {
@@ -79,7 +110,10 @@ impl Thread {
                     format!("0x{a:08X}+0x{n:X} holds locked pages"),
                 ));
             }
-            let mut frames = FrameRefs::new();
+            let end = u64::from(first) + u64::from(pages) * u64::from(crate::consts::PAGE_SIZE);
+            let mut frames =
+                self.kernel
+                    .isolate_unpin(space, r.base, Some((u64::from(first), end)));
             for va in AddressSpace::pages(first, pages) {
                 let e = space.table.get(va);
                 if e.is_committed() {

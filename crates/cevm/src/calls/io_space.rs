@@ -13,13 +13,29 @@ impl Thread {
     /// the active process, uncached unless `cached`. Returns the address of `pa` itself.
     pub fn mm_map_io_space(&mut self, pa: u64, n: u32, cached: bool) -> Result<u32> {
         let r = self.map_io(pa, n, cached);
+        if let Ok(va) = &r {
+            let what = format!(
+                "the MmMapIoSpace mapping at 0x{va:08X} of physical 0x{pa:X} (0x{n:X} bytes)"
+            );
+            let space = self.active.pid();
+            self.audit_item(crate::audit::ItemKind::IoMapping, space, va & !0xFFF, what);
+        }
         self.track(r)
     }
 
     /// `MmUnmapIoSpace`: releases a mapping made by
     /// [`mm_map_io_space`](Self::mm_map_io_space).
     pub fn mm_unmap_io_space(&mut self, p: u32, _n: u32) -> Result<()> {
-        self.on_active(|me, proc| me.free_in(proc, p & !0xFFF, 0, AllocType::RELEASE))
+        self.on_active(|me, proc| {
+            me.free_named(
+                proc,
+                p & !0xFFF,
+                0,
+                AllocType::RELEASE,
+                "MmUnmapIoSpace",
+                false,
+            )
+        })
     }
 
     fn map_io(&self, pa: u64, n: u32, cached: bool) -> Result<u32> {

@@ -47,7 +47,10 @@ impl Thread {
             h,
             ProcessAccess::VM_OPERATION,
             Some(ErrorCode::NotSupported),
-            |me, proc| me.unlock_in(proc, a, n),
+            |me, proc| {
+                me.audit_unlock_pre(proc, a, n);
+                me.unlock_in(proc, a, n)
+            },
         )
     }
 
@@ -117,6 +120,17 @@ impl Thread {
                     whole: (first, pages),
                 });
             }
+            drop(spaces);
+            let what = format!(
+                "the lock of 0x{pages:X} pages at 0x{first:08X} made for process 0x{:X}",
+                proc.pid().0
+            );
+            self.audit_item(
+                crate::audit::ItemKind::Lock { pages },
+                proc.pid(),
+                first,
+                what,
+            );
         }
         Ok(frames.iter().map(|f| f.addr()).collect())
     }
@@ -163,6 +177,8 @@ impl Thread {
                 locks.remove(at);
             }
         }
+        drop(spaces);
+        self.audit_unlocked(proc.pid(), first, pages);
         Ok(())
     }
 }

@@ -150,7 +150,7 @@ impl Thread {
     }
 
     /// The live duplicate of the active process handed out as `ptr`.
-    fn live_duplicate(&self, ptr: u32) -> Option<Duplicate> {
+    pub(crate) fn live_duplicate(&self, ptr: u32) -> Option<Duplicate> {
         let base = ptr.checked_sub(DUPLICATE_HEADER)?;
         // The active process's own table: a duplicate NK.EXE made is not another
         // process's, even at a kernel address that every process's calls reach.
@@ -199,6 +199,12 @@ impl Thread {
             return Err(HResult::E_OUTOFMEMORY);
         }
         space.duplicates.insert(base, d);
+        drop(spaces);
+        let what = format!(
+            "the marshalling duplicate 0x{:08X} of 0x{size:X} bytes (source 0x{src:08X})",
+            d.ptr
+        );
+        self.audit_item(crate::audit::ItemKind::Duplicate, active.pid(), base, what);
         Ok(d)
     }
 
@@ -459,6 +465,7 @@ impl Thread {
         desc: ArgDescriptor,
     ) -> Result<(), HResult> {
         let saved = self.last_error();
+        self.audit_marshal("CeCloseCallerBuffer", dest, src, cb, desc);
         let r = if dest == 0 || src == 0 {
             Err(HResult::E_INVALIDARG)
         } else if dest != src {
@@ -519,8 +526,13 @@ impl Thread {
             Protection::READONLY
         };
         let vm = Handle(self.caller_vm_process_id().0);
-        self.virtual_alloc_copy_ex(vm, Handle::CURRENT_PROCESS, src, size, prot)
-            .map_err(|_| HResult::from_win32(self.last_error()).into())
+        let r = self
+            .virtual_alloc_copy_ex(vm, Handle::CURRENT_PROCESS, src, size, prot)
+            .map_err(|_| HResult::from_win32(self.last_error()).into());
+        if let Ok(ptr) = &r {
+            self.audit_helper_alias(*ptr, cb, desc);
+        }
+        r
     }
 
     /// `CeFreeAsynchronousBuffer` (§7.2): undoes CeAllocAsynchronousBuffer, recomputing its
@@ -532,6 +544,7 @@ impl Thread {
         cb: u32,
         desc: ArgDescriptor,
     ) -> Result<(), HResult> {
+        self.audit_marshal("CeFreeAsynchronousBuffer", async_ptr, src, cb, desc);
         if async_ptr == 0 || src == 0 {
             return Err(HResult::E_INVALIDARG);
         }
@@ -569,6 +582,7 @@ impl Thread {
         cb: u32,
         desc: ArgDescriptor,
     ) -> Result<(), HResult> {
+        self.audit_marshal("CeFlushAsynchronousBuffer", async_ptr, src, cb, desc);
         if async_ptr == 0 || src == 0 {
             return Err(HResult::E_INVALIDARG);
         }

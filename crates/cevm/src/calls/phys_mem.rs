@@ -19,12 +19,24 @@ impl Thread {
         flags: u32,
     ) -> Result<(u32, u64)> {
         let r = self.alloc_phys(n, prot, align_mask, flags);
+        if let Ok((va, pa)) = &r {
+            let what =
+                format!("the AllocPhysMem block at 0x{va:08X} (physical 0x{pa:X}, 0x{n:X} bytes)");
+            self.audit_item(
+                crate::audit::ItemKind::PhysBlock,
+                self.kernel.kernel_pid(),
+                *va,
+                what,
+            );
+        }
         self.track(r)
     }
 
     /// `FreePhysMem`: releases what [`alloc_phys_mem`](Self::alloc_phys_mem) returned.
     pub fn free_phys_mem(&mut self, p: u32) -> Result<()> {
-        self.on_active(|me, proc| me.free_in(proc, p, 0, AllocType::RELEASE))
+        self.on_active(|me, proc| {
+            me.free_named(proc, p, 0, AllocType::RELEASE, "FreePhysMem", false)
+        })
     }
 
     fn alloc_phys(

@@ -18,12 +18,17 @@ impl Thread {
             me.check_remote(a, n, false)?;
             // The buffer is made only once every page has been brought in, so a huge
             // size over memory that is not there fails before it costs any host memory.
-            let range = me
-                .kernel
-                .host_range(p, a, n as usize, AccessKind::Read, Mode::Kernel)
-                .map_err(copy_fault)?;
-            let mut buf = vec![0u8; n as usize];
-            range.copy_to_slice(&mut buf);
+            let buf = {
+                let range = me
+                    .kernel
+                    .host_range(p, a, n as usize, AccessKind::Read, Mode::Kernel)
+                    .map_err(copy_fault)?;
+                let mut buf = vec![0u8; n as usize];
+                range.copy_to_slice(&mut buf);
+                buf
+            };
+            // After the copy's locks are dropped (the auditor takes its own).
+            me.audit_read_in(p, a, n);
             Ok(buf)
         })
     }
@@ -33,7 +38,9 @@ impl Thread {
         let n = u32::try_from(buf.len()).unwrap_or(u32::MAX);
         self.on_process(h, ProcessAccess::VM_READ, None, |me, p| {
             me.check_remote(a, n, false)?;
-            me.remote_read(p, a, buf)
+            me.remote_read(p, a, buf)?;
+            me.audit_read_in(p, a, n);
+            Ok(())
         })
     }
 

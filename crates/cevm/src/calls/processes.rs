@@ -72,6 +72,7 @@ impl Thread {
                 if p.is_kernel() {
                     return Err(Error::denied("2", "NK.EXE cannot be terminated"));
                 }
+                self.audit_process_end(&p);
                 self.kernel.end_process(&p);
                 Ok(())
             });

@@ -13,7 +13,7 @@ impl Thread {
     /// `VirtualProtect`: gives every page of `(a, n)` in the active process the protection
     /// `new`; returns the old (read-back) protection of the first page.
     pub fn virtual_protect(&mut self, a: u32, n: u32, new: Protection) -> Result<Protection> {
-        self.on_active(|me, proc| me.protect_in(proc, a, n, new))
+        self.on_active(|me, proc| me.protect_in(proc, a, n, new, false))
     }
 
     /// `VirtualProtectEx`: as [`virtual_protect`](Self::virtual_protect) in the process
@@ -26,7 +26,7 @@ impl Thread {
         new: Protection,
     ) -> Result<Protection> {
         self.on_process(h, ProcessAccess::VM_OPERATION, None, |me, p| {
-            me.protect_in(p, a, n, new)
+            me.protect_in(p, a, n, new, true)
         })
     }
 
@@ -36,7 +36,9 @@ impl Thread {
         a: u32,
         n: u32,
         new: Protection,
+        ex: bool,
     ) -> Result<Protection> {
+        let upgrade = self.audit_protect_pre(proc, a, n, new, ex)?;
         let mut spaces = Spaces::for_range(self.kernel.nk(), proc, a, 1)?;
         let space = spaces.holding(proc.pid(), a);
         // 2. A positive size inside one record's requested bytes; in user mode also the
@@ -90,6 +92,7 @@ impl Thread {
         if changed && readers.others_may_translate() {
             readers.synchronize();
         }
+        self.audit_report(upgrade);
         Ok(old)
     }
 }
