@@ -146,27 +146,43 @@ impl Side {
         let mut va = lo;
         while va < hi {
             let d = (va >> 22) as usize;
+            let leaf_end = (((va >> 22) + 1) << 22).min(hi);
             let Some(l) = leaf(d) else {
-                va = ((va >> 22) + 1) << 22;
+                va = leaf_end;
                 continue;
             };
-            let i = ((va >> 12) & 0x3FF) as usize;
-            if let Some((pfn, write)) = target(l[i])
-                && let Some(backing) = w.backing(&devs, pfn)
-            {
+            let end = ((leaf_end - 1) >> 12 & 0x3FF) as usize + 1;
+            let mut i = ((va >> 12) & 0x3FF) as usize;
+            while i < end {
+                let e = l[i];
+                i += 1;
+                let Some((pfn, write)) = target(e) else {
+                    continue;
+                };
+                let Some((backing, limit)) = w.backing_range(&devs, pfn) else {
+                    continue;
+                };
+                let at = (va & !0x3F_FFFF) + ((i as u64 - 1) << 12);
+                // The fast case: the following entries are this one with the next frames
+                // (same flags) inside the same backing; one compare per page, counted in
+                // a register.
+                let room = (limit - pfn - 1).min((end - i) as u64) as usize;
+                let k = same_run_len(&l[i..i + room], e.bits());
+                i += k;
+                let pages = 1 + k as u32;
                 match new.last_mut() {
                     Some((s, r))
-                        if *s + r.len() == va
+                        if *s + r.len() == at
                             && r.write == write
                             && r.backing == backing
                             && r.pfn + u64::from(r.pages) == pfn =>
                     {
-                        r.pages += 1
+                        r.pages += pages
                     }
                     _ => new.push((
-                        va,
+                        at,
                         Run {
-                            pages: 1,
+                            pages,
                             pfn,
                             write,
                             backing,
@@ -175,7 +191,7 @@ impl Side {
                     )),
                 }
             }
-            va += PAGE;
+            va = leaf_end;
         }
         // Take away first: old mappings not kept go back to no access.
         for (s, r) in &old {
@@ -263,6 +279,29 @@ impl Side {
         });
         err.map_or(Ok(()), Err)
     }
+}
+
+/// How many of `rest` continue the run of entry `first` (raw bits): entry `k` must equal
+/// `first` with the frame number `k + 1` higher (the frame field is bits 32 and up and the
+/// caller keeps the frames inside one backing, so the addition cannot carry out of it).
+/// Compares eight at a time without branches, so the common long run goes at memory speed.
+fn same_run_len(rest: &[Pte], first: u64) -> usize {
+    const STEP: u64 = 1 << 32;
+    let mut k = 0;
+    while k + 8 <= rest.len() {
+        let mut diff = 0;
+        for (j, e) in rest[k..k + 8].iter().enumerate() {
+            diff |= e.bits() ^ first.wrapping_add((k + j + 1) as u64 * STEP);
+        }
+        if diff != 0 {
+            break;
+        }
+        k += 8;
+    }
+    while k < rest.len() && rest[k].bits() == first.wrapping_add((k + 1) as u64 * STEP) {
+        k += 1;
+    }
+    k
 }
 
 fn map_run(
