@@ -91,29 +91,16 @@ impl Side {
         (va < s + r.len()).then_some((s, *r))
     }
 
-    /// Maps run `start` (left unmapped by the budget); when the budget is spent, first
-    /// unmaps another mapped run of this side. Returns whether it is mapped now.
-    pub fn map_left(&mut self, w: &Windows, start: u64) -> bool {
+    /// Maps run `start` (left unmapped by the budget) with room already taken from the
+    /// budget; gives the room back when the host refuses. Returns whether it is mapped.
+    pub fn map_taken(&mut self, w: &Windows, start: u64) -> bool {
         let Some(r) = self.runs.get(&start).copied() else {
+            w.budget.give(1);
             return false;
         };
         if r.mapped {
+            w.budget.give(1);
             return true;
-        }
-        if !w.budget.try_take() {
-            let victim = self
-                .runs
-                .iter()
-                .find(|(s, v)| v.mapped && **s != start)
-                .map(|(s, _)| *s);
-            let Some(v) = victim else { return false };
-            let vr = self.runs.get_mut(&v).expect("victim run");
-            if self.window.reset(v, vr.len() as usize).is_err() {
-                return false;
-            }
-            vr.mapped = false;
-            w.budget.leave(u64::from(vr.pages));
-            // The victim's room goes to this run.
         }
         let devs = w.devices();
         if map_run(&self.window, &devs, w, start, &r).is_err() {
@@ -122,6 +109,27 @@ impl Side {
         }
         w.budget.unleave(u64::from(r.pages));
         self.runs.get_mut(&start).expect("run").mapped = true;
+        true
+    }
+
+    /// Unmaps one mapped run other than `keep` (its pages go to the fault path), giving
+    /// its room back to the budget. False when there is none.
+    fn evict(&mut self, w: &Windows, keep: Option<u64>) -> bool {
+        let Some(v) = self
+            .runs
+            .iter()
+            .find(|(s, r)| r.mapped && Some(**s) != keep)
+            .map(|(s, _)| *s)
+        else {
+            return false;
+        };
+        let vr = self.runs.get_mut(&v).expect("victim run");
+        if self.window.reset(v, vr.len() as usize).is_err() {
+            return false;
+        }
+        vr.mapped = false;
+        w.budget.leave(u64::from(vr.pages));
+        w.budget.give(1);
         true
     }
 
@@ -435,6 +443,24 @@ impl Hook {
                 s.retire(&w);
             }
         }
+    }
+
+    /// Unmaps one mapped run of any side of this table except run `keep` of the side
+    /// `(pid, va)` names, to make room in the budget (the fault path). False when none.
+    pub fn evict(&mut self, keep: Option<(u32, u64)>) -> bool {
+        let w = self.windows.clone();
+        let heap = u64::from(SHARED_HEAP_BASE);
+        let own_keep = keep.filter(|k| k.0 == self.own.pid && k.1 < heap);
+        if self.own.evict(&w, own_keep.map(|k| k.1)) {
+            return true;
+        }
+        for s in self.high.iter_mut().flatten() {
+            let k = keep.filter(|k| k.0 == s.pid && k.1 >= heap).map(|k| k.1);
+            if s.evict(&w, k) {
+                return true;
+            }
+        }
+        false
     }
 
     /// The side of the window of `pid` that shows guest address `va`, if this table
