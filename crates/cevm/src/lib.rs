@@ -104,7 +104,8 @@
 //! `page_table` and `pte`; `space` (a page table with its records); `process` and `kernel`
 //! (processes, handles, lock order); `thread` and `tlb` (a calling thread and its
 //! translation cache); `access` (§6); `calls` (§5, one family per file); `maps`,
-//! `invariants`, `ce` (views and conventions). `crates/cevm/DESIGN.md` says what each layer
+//! `invariants`, `ce` (views and conventions); `windows` (with `Config::host_windows`:
+//! every process's address space as host memory, driven from the page-table layer). `crates/cevm/DESIGN.md` says what each layer
 //! may touch, the lock order, who holds a frame reference and how revocation works.
 
 #![warn(missing_docs)]
@@ -135,6 +136,7 @@ mod pte;
 mod space;
 mod thread;
 mod tlb;
+mod windows;
 
 pub use access::AccessKind;
 pub use audit::{ExposurePolicy, Finding, FindingKind, Severity};
@@ -153,3 +155,4 @@ pub use phys::Pfn;
 pub use process::{Handle, Pid, Process};
 pub use pte::{PageState, ReserveKind};
 pub use thread::{Context, Mode, Thread};
+pub use windows::{WindowFault, WindowStats};

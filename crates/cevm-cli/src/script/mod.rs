@@ -51,6 +51,8 @@ pub struct Options {
     pub timeout: Option<Duration>,
     /// Run with the driver auditor and this exposure policy (`cevm audit`).
     pub audit: Option<cevm::ExposurePolicy>,
+    /// Boot kernels with host windows on (`cevm check --windows`).
+    pub host_windows: bool,
 }
 
 impl Options {
@@ -62,6 +64,7 @@ impl Options {
             output: Output::Stdout,
             timeout: None,
             audit: None,
+            host_windows: false,
         }
     }
 }
@@ -164,7 +167,10 @@ impl Script {
             ),
             None => None,
         };
-        let mut boot = BootOptions::with_ram(options.ram_mb);
+        let mut boot = BootOptions {
+            host_windows: options.host_windows,
+            ..BootOptions::with_ram(options.ram_mb)
+        };
         if let Some(policy) = options.audit {
             boot.audit = true;
             boot.exposure_policy = policy;

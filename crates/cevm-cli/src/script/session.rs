@@ -17,6 +17,8 @@ pub struct BootOptions {
     pub audit: bool,
     /// The exposure policy (`boot(#{exposure_policy})`, `cevm audit --policy`).
     pub exposure_policy: ExposurePolicy,
+    /// Host windows on (`Config::host_windows`; also on when `CEVM_HOST_WINDOWS=1`).
+    pub host_windows: bool,
 }
 
 impl BootOptions {
@@ -27,6 +29,7 @@ impl BootOptions {
             ram_base: 0,
             audit: false,
             exposure_policy: ExposurePolicy::Compatible,
+            host_windows: false,
         }
     }
 
@@ -35,12 +38,14 @@ impl BootOptions {
             .ram_mb
             .checked_mul(1 << 20)
             .ok_or_else(|| format!("{} MiB of RAM is too much", self.ram_mb))?;
+        let defaults = Config::default();
         Ok(Config {
             ram_bytes,
             ram_base: self.ram_base,
             audit: self.audit,
             exposure_policy: self.exposure_policy,
-            ..Config::default()
+            host_windows: self.host_windows || defaults.host_windows,
+            ..defaults
         })
     }
 }
