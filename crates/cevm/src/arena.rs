@@ -86,6 +86,14 @@ impl Arena {
         unsafe { self.base.as_ptr().add(off) }
     }
 
+    /// The memfd holding the arena's bytes (offset of frame `index` is `index * 4096`),
+    /// which host windows map again.
+    #[cfg(target_os = "linux")]
+    pub fn fd(&self) -> rustix::fd::BorrowedFd<'_> {
+        use rustix::fd::AsFd;
+        self.fd.as_fd()
+    }
+
     /// Fills frame `index` with zeros.
     pub fn zero_frame(&self, index: usize) {
         // SAFETY: frame_ptr points at PAGE_SIZE bytes inside the live mapping.

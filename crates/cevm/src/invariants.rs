@@ -14,7 +14,11 @@ impl Kernel {
     /// - every reserved or committed page lies in a reservation record of its space, and
     ///   every record's pages are reserved or committed;
     /// - records are block aligned and do not share blocks;
-    /// - lock records cover committed pages.
+    /// - lock records cover committed pages;
+    /// - with host windows, every window's record of host mappings matches the entries
+    ///   (each accessible page in the run its entry asks for, nothing else in a run), every
+    ///   live process has a window, and the mapping count is the sum of the runs and stays
+    ///   within the budget.
     ///
     /// It locks every space (in pid order), so it sees one consistent state.
     pub fn check_invariants(&self) -> Result<(), String> {
@@ -97,6 +101,9 @@ impl Kernel {
                 }
             }
         }
+        if let Some(w) = self.windows() {
+            self.check_windows(w, &guards)?;
+        }
         let actual = phys.ref_counts();
         for (i, (&want, &have)) in expected.iter().zip(&actual).enumerate() {
             if want != have {
@@ -105,6 +112,49 @@ impl Kernel {
                     phys.ram_pfn(i).addr()
                 ));
             }
+        }
+        Ok(())
+    }
+
+    fn check_windows(
+        &self,
+        w: &crate::windows::Windows,
+        guards: &[(
+            &crate::process::Process,
+            std::sync::MutexGuard<'_, crate::space::AddressSpace>,
+        )],
+    ) -> Result<(), String> {
+        let (mut mapped, mut left) = (w.count(), 0u64);
+        for (proc, space) in guards {
+            let Some(h) = space.table.windows() else {
+                return Err(format!("{}: no host window", proc.name()));
+            };
+            let table = &space.table;
+            h.check(table)
+                .map_err(|e| format!("{}: {e}", proc.name()))?;
+            let (m, l) = h.count();
+            mapped += m;
+            left += l;
+        }
+        let stats = self.window_stats();
+        if guards.len() != w.count() {
+            return Err(format!(
+                "{} processes but {} host windows",
+                guards.len(),
+                w.count()
+            ));
+        }
+        if stats.mappings != mapped || stats.pages_to_fault_path != left {
+            return Err(format!(
+                "window counts say {} mappings and {} pages left, the records {mapped} and {left}",
+                stats.mappings, stats.pages_to_fault_path
+            ));
+        }
+        if mapped > stats.budget.max(w.count()) {
+            return Err(format!(
+                "{mapped} host mappings exceed the budget of {}",
+                stats.budget
+            ));
         }
         Ok(())
     }

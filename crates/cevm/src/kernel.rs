@@ -13,6 +13,7 @@ use crate::layout::{DLL_BASE, KDATA_PAGE, Layout, MAX_RAM_BYTES, USER_BASE};
 use crate::phys::PhysicalMemory;
 use crate::process::{HandleEntry, Pid, Process, ProcessTable, Spaces, lock_ending};
 use crate::space::AddressSpace;
+use crate::windows::{Hook, Side, Windows};
 
 /// How to build a kernel.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +28,13 @@ pub struct Config {
     /// Freed frames kept resident for reuse before they are given back to the host in
     /// one batch (0 gives every freed frame back at once).
     pub resident_free_frames: usize,
+    /// Show every process's address space as host memory (`Kernel::window`; Linux only).
+    /// Default off, unless the environment variable `CEVM_HOST_WINDOWS` is `1` (how the
+    /// whole test suite is run with windows on).
+    pub host_windows: bool,
+    /// The most host mappings the windows may make (`None`: derived from the host's
+    /// `vm.max_map_count`); tests set a small one.
+    pub window_map_budget: Option<usize>,
 }
 
 impl Default for Config {
@@ -36,6 +44,8 @@ impl Default for Config {
             ram_base: 0,
             aslr_seed: None,
             resident_free_frames: 1024,
+            host_windows: std::env::var_os("CEVM_HOST_WINDOWS").is_some_and(|v| v == "1"),
+            window_map_budget: None,
         }
     }
 }
@@ -51,6 +61,8 @@ pub(crate) struct Inner {
     /// Every thread's access slot: what a grace period waits for (`grace.rs`).
     readers: Arc<Readers>,
     aslr: std::sync::Mutex<Option<u64>>,
+    /// The host windows, when `Config::host_windows` is on.
+    windows: Option<Arc<Windows>>,
 }
 
 /// The kernel memory model. Clones share one kernel.
@@ -100,6 +112,12 @@ impl Kernel {
                 ),
             ));
         }
+        if config.host_windows && !cfg!(target_os = "linux") {
+            return Err(Error::invalid(
+                "host",
+                "host windows need Linux (memfd and MAP_FIXED shared mappings)",
+            ));
+        }
         let layout = Layout::new(config.ram_bytes);
         let readers = Readers::new();
         let phys = PhysicalMemory::new(
@@ -112,12 +130,27 @@ impl Kernel {
         let mut table = ProcessTable::new();
         let pid = Pid(table.next_value().unwrap_or(1));
         let generation = Arc::new(AtomicU64::new(0));
-        let space = AddressSpace::new(
+        let mut space = AddressSpace::new(
             true,
             layout.kernel_vm_start,
             layout.kernel_vm_start,
             generation.clone(),
         );
+        let windows = if config.host_windows {
+            let w = Windows::new(&phys, config.window_map_budget).map_err(|e| {
+                Error::no_memory("host", format!("cannot set up host windows: {e}"))
+            })?;
+            let range = w.open(pid)?;
+            space
+                .table
+                .attach_windows(Hook::new(w.clone(), Side::new(range.clone(), pid.0), true));
+            space
+                .table
+                .with_windows(|h, leaf| h.add_window(Side::new(range, pid.0), leaf));
+            Some(w)
+        } else {
+            None
+        };
         let nk = Arc::new(Process::new(pid, "NK.EXE", true, space));
         table.processes.insert(pid, nk.clone());
         table.handles.insert(
@@ -136,6 +169,7 @@ impl Kernel {
             generation,
             readers,
             aslr: std::sync::Mutex::new(config.aslr_seed),
+            windows,
         })))
     }
 
@@ -165,6 +199,22 @@ impl Kernel {
         &self.0.readers
     }
 
+    /// The host windows, when on.
+    pub(crate) fn windows(&self) -> Option<&Arc<Windows>> {
+        self.0.windows.as_ref()
+    }
+
+    /// The live process `pid` without waiting for the process table: `None` when the
+    /// table is locked (the window fault path).
+    pub(crate) fn try_process(&self, pid: Pid) -> Option<Option<Arc<Process>>> {
+        let t = match self.0.processes.try_read() {
+            Ok(t) => t,
+            Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return None,
+        };
+        Some(t.processes.get(&pid).cloned())
+    }
+
     /// The id of NK.EXE.
     pub fn kernel_pid(&self) -> Pid {
         self.0.nk.pid()
@@ -176,7 +226,11 @@ impl Kernel {
         self.0
             .phys
             .add_device(name, pa, bytes)
-            .map_err(|e| Error::invalid("host", e))
+            .map_err(|e| Error::invalid("host", e))?;
+        if let Some(w) = self.windows() {
+            w.add_device(&self.0.phys, crate::phys::Pfn(pa >> 12));
+        }
+        Ok(())
     }
 
     /// Creates an empty process: its first block reserved no-access with the kernel-data
@@ -206,6 +260,28 @@ impl Kernel {
             return Err(Error::no_memory("host", "the handle table is full"));
         };
         let pid = Pid(v);
+        if let Some(w) = self.windows() {
+            let range = match w.open(pid) {
+                Ok(r) => r,
+                Err(e) => {
+                    self.0.phys.release(space.unreserve(0));
+                    return Err(e);
+                }
+            };
+            space.table.attach_windows(Hook::new(
+                w.clone(),
+                Side::new(range.clone(), pid.0),
+                false,
+            ));
+            // The kernel half, from NK.EXE's tables, under its lock (no change is missed).
+            let nk = &self.0.nk;
+            if let Ok(mut spaces) = Spaces::lock(nk, &[nk], false) {
+                spaces
+                    .get(nk.pid())
+                    .table
+                    .with_windows(|h, leaf| h.add_window(Side::new(range, pid.0), leaf));
+            }
+        }
         table
             .processes
             .insert(pid, Arc::new(Process::new(pid, name, false, space)));
@@ -284,10 +360,15 @@ impl Kernel {
         // Its locks on kernel pages die with it.
         let nk = &self.0.nk;
         if let Ok(mut spaces) = Spaces::lock(nk, &[nk], false) {
-            spaces
-                .get(nk.pid())
-                .locks
-                .retain(|l| l.owner != proc.pid().0);
+            let nk_space = spaces.get(nk.pid());
+            nk_space.locks.retain(|l| l.owner != proc.pid().0);
+            if let Some(h) = nk_space.table.windows_mut() {
+                h.remove_window(proc.pid().0);
+            }
+        }
+        // Its window goes whole before any of its frames can be handed out again.
+        if let Some(w) = self.windows() {
+            w.close(proc.pid());
         }
         self.0.phys.release(frames);
         drop(table);

@@ -134,6 +134,7 @@ mod pte;
 mod space;
 mod thread;
 mod tlb;
+mod windows;
 
 pub use access::AccessKind;
 pub use calls::{MemoryInfo, MemoryStatus, SystemInfo};
@@ -151,3 +152,4 @@ pub use phys::Pfn;
 pub use process::{Handle, Pid, Process};
 pub use pte::{PageState, ReserveKind};
 pub use thread::{Context, Mode, Thread};
+pub use windows::{WindowFault, WindowStats};

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::pte::Pte;
+use crate::windows::{Hook, Leaves};
 
 const ENTRIES: usize = 1024;
 
@@ -18,6 +19,8 @@ type Leaf = [Pte; ENTRIES];
 pub struct PageTable {
     dirs: Box<[Option<Box<Leaf>>]>,
     generation: Arc<AtomicU64>,
+    /// The host windows showing this table (`Config::host_windows`), `None` when off.
+    windows: Option<Box<Hook>>,
 }
 
 impl std::fmt::Debug for PageTable {
@@ -42,6 +45,54 @@ impl PageTable {
         Self {
             dirs: (0..ENTRIES).map(|_| None).collect(),
             generation,
+            windows: None,
+        }
+    }
+
+    /// Shows this table in host windows from now on, mapping what it holds already.
+    pub(crate) fn attach_windows(&mut self, mut hook: Hook) {
+        let dirs = &self.dirs;
+        hook.sync_own(&|d| dirs[d].as_deref().map(|l| &l[..]));
+        self.windows = Some(Box::new(hook));
+    }
+
+    /// The windows hook, when host windows are on.
+    pub(crate) fn windows_mut(&mut self) -> Option<&mut Hook> {
+        self.windows.as_deref_mut()
+    }
+
+    /// The windows hook, when host windows are on.
+    pub(crate) fn windows(&self) -> Option<&Hook> {
+        self.windows.as_deref()
+    }
+
+    /// Runs `f` on the hook with a view of the second-level tables (NK.EXE's table adds
+    /// a window to its kernel half this way).
+    pub(crate) fn with_windows(&mut self, f: impl FnOnce(&mut Hook, &Leaves<'_>)) {
+        let Self { dirs, windows, .. } = self;
+        if let Some(h) = windows.as_deref_mut() {
+            f(h, &|d| dirs[d].as_deref().map(|l| &l[..]));
+        }
+    }
+
+    /// Applies every change not yet shown to the host windows (nothing when off). Called
+    /// when the space's lock is released and before frames a change let go of are freed.
+    #[inline]
+    pub(crate) fn sync_windows(&mut self) {
+        if let Some(h) = self.windows.as_deref_mut()
+            && h.pending()
+        {
+            let dirs = &self.dirs;
+            h.sync(&|d| dirs[d].as_deref().map(|l| &l[..]));
+        }
+    }
+
+    #[inline]
+    fn mark(&mut self, va: u32, pages: u32) {
+        if let Some(h) = self.windows.as_deref_mut()
+            && h.mark(va, pages)
+        {
+            self.sync_windows();
         }
     }
 
@@ -69,12 +120,16 @@ impl PageTable {
                 if revokes(old, e) {
                     self.shoot_down();
                 }
+                if old != e {
+                    self.mark(va, 1);
+                }
             }
             None if e.is_free() => {}
             slot @ None => {
                 let mut leaf = Box::new([Pte::FREE; ENTRIES]);
                 leaf[i] = e;
                 *slot = Some(leaf);
+                self.mark(va, 1);
             }
         }
     }
@@ -116,6 +171,7 @@ impl PageTable {
         if had_committed {
             self.shoot_down();
         }
+        self.mark(first, count);
     }
 
     /// Lets `f` fill the entries of each piece of `[first, first + count pages)`, none of
@@ -168,6 +224,10 @@ impl PageTable {
     pub fn clear(&mut self) {
         for d in self.dirs.iter_mut() {
             *d = None;
+        }
+        // The process has ended: its window is reset whole (`Windows::close`).
+        if let Some(h) = self.windows.take() {
+            h.retire();
         }
         self.shoot_down();
     }

@@ -221,6 +221,20 @@ impl PhysicalMemory {
         Ok(())
     }
 
+    /// The RAM arena's memfd (frame index `i` at offset `i * 4096`).
+    #[cfg(target_os = "linux")]
+    pub(crate) fn ram_fd(&self) -> rustix::fd::BorrowedFd<'_> {
+        self.arena.fd()
+    }
+
+    /// The memfd of the device whose first frame is `first`, with its frame count.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn device_fd(&self, first: Pfn) -> Option<(std::os::fd::OwnedFd, u64)> {
+        let devices = self.devices.read().unwrap_or_else(|e| e.into_inner());
+        let d = devices.iter().find(|d| d.first == first)?;
+        Some((d.buf.fd().try_clone_to_owned().ok()?, d.pages))
+    }
+
     /// `(name, physical address, bytes)` of every registered device.
     pub fn devices(&self) -> Vec<(String, u64, u64)> {
         let devices = self.devices.read().unwrap_or_else(|e| e.into_inner());

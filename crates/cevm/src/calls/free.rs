@@ -89,7 +89,9 @@ impl Thread {
             }
             frames
         };
-        // Still under the space lock, so no observer sees counts without their entries.
+        // Still under the space lock, so no observer sees counts without their entries;
+        // host windows let go of the frames first.
+        space.table.sync_windows();
         self.kernel.memory().release(frames);
         Ok(())
     }

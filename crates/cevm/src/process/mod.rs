@@ -84,6 +84,16 @@ impl Process {
     fn space(&self) -> MutexGuard<'_, AddressSpace> {
         self.space.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    /// Locks its address space only if no one holds it: the window fault path, which must
+    /// never wait for a lock (`windows/fault.rs`).
+    pub(crate) fn try_space(&self) -> Option<MutexGuard<'_, AddressSpace>> {
+        match self.space.try_lock() {
+            Ok(g) => Some(g),
+            Err(std::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
+    }
 }
 
 /// What a handle value refers to.

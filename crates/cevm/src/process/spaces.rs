@@ -97,6 +97,15 @@ impl<'a> Spaces<'a> {
     }
 }
 
+impl Drop for Spaces<'_> {
+    /// Host windows show every change before the locks go (nothing to do when off).
+    fn drop(&mut self) {
+        for (_, g) in self.locked.iter_mut().flatten() {
+            g.table.sync_windows();
+        }
+    }
+}
+
 /// Every space of `procs` locked at once, in pid order (the invariant checker's view).
 pub(crate) fn lock_all(procs: &[Arc<Process>]) -> Vec<(&Process, MutexGuard<'_, AddressSpace>)> {
     let mut sorted: Vec<&Process> = procs.iter().map(|p| p.as_ref()).collect();

@@ -1,0 +1,450 @@
+//! The host-mapping sync: after entries of a page table changed, the host mappings of that
+//! range in every window that shows the table are re-derived from the entries.
+//!
+//! A table's [`Hook`] collects the changed ranges (`mark`) while its space is locked and
+//! applies them (`sync`) before the lock is released (and before any frame reference the
+//! change dropped goes back to the pool). Each window side keeps a record of its runs: the
+//! accessible pages grouped into runs of consecutive frames with one protection, each
+//! either mapped (one host mapping) or left to the fault path by the budget.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::Windows;
+use super::reserve::WindowRange;
+use crate::layout::{CPU_RESERVED_BASE, KERNEL_BASE, SHARED_HEAP_BASE};
+use crate::page_table::PageTable;
+use crate::pte::Pte;
+
+const PAGE: u64 = 0x1000;
+/// Changed ranges kept before they are applied at once.
+const MAX_DIRTY: usize = 64;
+
+/// A view of a table's second-level tables: `leaf(d)` is table `d`, `None` when absent.
+pub(crate) type Leaves<'a> = dyn Fn(usize) -> Option<&'a [Pte]> + 'a;
+
+/// One run of a window: `pages` pages from its key mapping frames `pfn..pfn + pages`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Run {
+    pub pages: u32,
+    pub pfn: u64,
+    pub write: bool,
+    /// 0 for RAM, `i + 1` for the i-th device.
+    pub backing: u32,
+    /// Whether it has its host mapping (else the budget left it to the fault path).
+    pub mapped: bool,
+}
+
+impl Run {
+    pub fn len(&self) -> u64 {
+        u64::from(self.pages) * PAGE
+    }
+}
+
+/// What a kernel-mode access may do to a page with entry `e` (§6): `(frame, writable)`,
+/// or `None` when it faults (free, reserved, no-access, unconsumed guard, auto-commit).
+pub(crate) fn target(e: Pte) -> Option<(u64, bool)> {
+    if !e.is_committed() || e.guard() {
+        return None;
+    }
+    let a = e.access();
+    if a.writable() {
+        Some((e.pfn().0, true))
+    } else if a.readable() {
+        Some((e.pfn().0, false))
+    } else {
+        None
+    }
+}
+
+/// One window's view of one table: its runs in a part of the window.
+#[derive(Debug)]
+pub(crate) struct Side {
+    pub window: Arc<WindowRange>,
+    pub pid: u32,
+    pub runs: BTreeMap<u64, Run>,
+}
+
+impl Side {
+    pub fn new(window: Arc<WindowRange>, pid: u32) -> Self {
+        Self {
+            window,
+            pid,
+            runs: BTreeMap::new(),
+        }
+    }
+
+    /// Forgets the runs (the window itself is being reset), giving back their budget.
+    fn retire(&mut self, w: &Windows) {
+        for r in std::mem::take(&mut self.runs).values() {
+            if r.mapped {
+                w.budget.give(1);
+            } else {
+                w.budget.unleave(u64::from(r.pages));
+            }
+        }
+    }
+
+    /// The run holding guest address `va`, with its start.
+    pub fn run_at(&self, va: u64) -> Option<(u64, Run)> {
+        let (&s, r) = self.runs.range(..=va).next_back()?;
+        (va < s + r.len()).then_some((s, *r))
+    }
+
+    /// Maps run `start` (left unmapped by the budget); when the budget is spent, first
+    /// unmaps another mapped run of this side. Returns whether it is mapped now.
+    pub fn map_left(&mut self, w: &Windows, start: u64) -> bool {
+        let Some(r) = self.runs.get(&start).copied() else {
+            return false;
+        };
+        if r.mapped {
+            return true;
+        }
+        if !w.budget.try_take() {
+            let victim = self
+                .runs
+                .iter()
+                .find(|(s, v)| v.mapped && **s != start)
+                .map(|(s, _)| *s);
+            let Some(v) = victim else { return false };
+            let vr = self.runs.get_mut(&v).expect("victim run");
+            if self.window.reset(v, vr.len() as usize).is_err() {
+                return false;
+            }
+            vr.mapped = false;
+            w.budget.leave(u64::from(vr.pages));
+            // The victim's room goes to this run.
+        }
+        let devs = w.devices();
+        if map_run(&self.window, &devs, w, start, &r).is_err() {
+            w.budget.give(1);
+            return false;
+        }
+        w.budget.unleave(u64::from(r.pages));
+        self.runs.get_mut(&start).expect("run").mapped = true;
+        true
+    }
+
+    /// Re-derives the runs of `[lo, hi)` from the entries (`leaf(d)` is second-level
+    /// table `d`, `None` when absent) and makes the host mappings match.
+    fn sync_range(&mut self, w: &Windows, leaf: &Leaves<'_>, mut lo: u64, mut hi: u64) {
+        // Take in the runs overlapping or touching the range, so runs can merge.
+        if let Some((&s, r)) = self.runs.range(..=lo).next_back()
+            && s + r.len() >= lo
+        {
+            lo = s;
+        }
+        let mut old: Vec<(u64, Run)> = Vec::new();
+        while let Some((&s, _)) = self.runs.range(lo..=hi).next() {
+            let r = self.runs.remove(&s).expect("run");
+            hi = hi.max(s + r.len());
+            old.push((s, r));
+        }
+        let devs = w.devices();
+        // The runs the entries ask for.
+        let mut new: Vec<(u64, Run)> = Vec::new();
+        let mut va = lo;
+        while va < hi {
+            let d = (va >> 22) as usize;
+            let Some(l) = leaf(d) else {
+                va = ((va >> 22) + 1) << 22;
+                continue;
+            };
+            let i = ((va >> 12) & 0x3FF) as usize;
+            if let Some((pfn, write)) = target(l[i])
+                && let Some(backing) = w.backing(&devs, pfn)
+            {
+                match new.last_mut() {
+                    Some((s, r))
+                        if *s + r.len() == va
+                            && r.write == write
+                            && r.backing == backing
+                            && r.pfn + u64::from(r.pages) == pfn =>
+                    {
+                        r.pages += 1
+                    }
+                    _ => new.push((
+                        va,
+                        Run {
+                            pages: 1,
+                            pfn,
+                            write,
+                            backing,
+                            mapped: false,
+                        },
+                    )),
+                }
+            }
+            va += PAGE;
+        }
+        // Take away first: old mappings not kept go back to no access.
+        for (s, r) in &old {
+            let same = new.binary_search_by_key(s, |(k, _)| *k).ok().filter(|&j| {
+                let n = &new[j].1;
+                n.pages == r.pages && n.pfn == r.pfn && n.write == r.write
+            });
+            if !r.mapped {
+                w.budget.unleave(u64::from(r.pages));
+                continue;
+            }
+            if let Some(j) = same
+                && new[j].1.backing == r.backing
+            {
+                new[j].1.mapped = true;
+                continue;
+            }
+            if let Err(e) = self.window.reset(*s, r.len() as usize) {
+                // A mapping that cannot be taken away would leave a frame reachable
+                // after its owner let go of it: stop rather than go on unsafely.
+                eprintln!("cevm: cannot revoke a host window mapping: {e}");
+                std::process::abort();
+            }
+            w.budget.give(1);
+        }
+        for (s, r) in new.iter_mut() {
+            if r.mapped {
+                continue;
+            }
+            if w.budget.try_take() {
+                if map_run(&self.window, &devs, w, *s, r).is_ok() {
+                    r.mapped = true;
+                    continue;
+                }
+                w.budget.give(1);
+            }
+            w.budget.leave(u64::from(r.pages));
+        }
+        self.runs.extend(new);
+    }
+
+    /// Checks the record against the entries: every accessible page is in exactly the run
+    /// its entry asks for, and no run covers anything else.
+    fn check(
+        &self,
+        w: &Windows,
+        table: &PageTable,
+        keep: &dyn Fn(u64) -> bool,
+    ) -> Result<(), String> {
+        let devs = w.devices();
+        let mut last_end = 0;
+        for (&s, r) in &self.runs {
+            if s < last_end {
+                return Err(format!("window of {}: runs overlap at 0x{s:08X}", self.pid));
+            }
+            last_end = s + r.len();
+            for k in 0..u64::from(r.pages) {
+                let va = s + k * PAGE;
+                let want = target(table.get(va as u32));
+                if !keep(va) || want != Some((r.pfn + k, r.write)) {
+                    return Err(format!(
+                        "window of {}: page 0x{va:08X} is in a run of frame 0x{:X} ({}) but its \
+                         entry allows {want:?}",
+                        self.pid,
+                        r.pfn + k,
+                        if r.write { "rw" } else { "r" }
+                    ));
+                }
+            }
+        }
+        let mut err = None;
+        table.for_each_used(|va, e| {
+            if err.is_some() || !keep(u64::from(va)) {
+                return;
+            }
+            if let Some((pfn, _)) = target(e)
+                && w.backing(&devs, pfn).is_some()
+                && self.run_at(u64::from(va)).is_none()
+            {
+                err = Some(format!(
+                    "window of {}: accessible page 0x{va:08X} is in no run",
+                    self.pid
+                ));
+            }
+        });
+        err.map_or(Ok(()), Err)
+    }
+}
+
+fn map_run(
+    window: &WindowRange,
+    devs: &super::Devices<'_>,
+    w: &Windows,
+    start: u64,
+    r: &Run,
+) -> std::io::Result<()> {
+    let (fd, offset) = w.fd_of(devs, r.backing, r.pfn);
+    window.map(start, r.len() as usize, fd, offset, r.write)
+}
+
+/// Whether a kernel-half address is shown from NK's tables (the static mapping and the
+/// CPU-reserved top are not).
+fn kernel_half_keeps(static_end: u64) -> impl Fn(u64) -> bool {
+    move |va| {
+        va >= u64::from(SHARED_HEAP_BASE)
+            && !(u64::from(KERNEL_BASE)..static_end).contains(&va)
+            && va < u64::from(CPU_RESERVED_BASE)
+    }
+}
+
+/// The windows a page table is shown in, and its changes not applied yet.
+#[derive(Debug)]
+pub(crate) struct Hook {
+    windows: Arc<Windows>,
+    dirty: Vec<(u64, u64)>,
+    /// The lower part (below the shared heap) of this table's own window.
+    own: Side,
+    /// NK.EXE's table only: the kernel half of every window.
+    high: Option<Vec<Side>>,
+}
+
+impl Hook {
+    /// A hook for a process table shown in `own`'s lower part; `kernel` for NK.EXE's, whose
+    /// kernel half is shown in every window added with [`add_window`](Self::add_window).
+    pub fn new(windows: Arc<Windows>, own: Side, kernel: bool) -> Self {
+        Self {
+            windows,
+            dirty: Vec::new(),
+            own,
+            high: kernel.then(Vec::new),
+        }
+    }
+
+    /// Notes that the entries of `[va, va + pages pages)` changed; true when enough is
+    /// pending that it should be applied now.
+    #[inline]
+    pub fn mark(&mut self, va: u32, pages: u32) -> bool {
+        if pages == 0 {
+            return false;
+        }
+        let a = u64::from(va & !0xFFF);
+        let b = a + u64::from(pages) * PAGE;
+        if let Some(last) = self.dirty.last_mut()
+            && a <= last.1
+            && b >= last.0
+        {
+            last.0 = last.0.min(a);
+            last.1 = last.1.max(b);
+            return false;
+        }
+        self.dirty.push((a, b));
+        self.dirty.len() > MAX_DIRTY
+    }
+
+    /// Whether changes wait to be applied.
+    pub fn pending(&self) -> bool {
+        !self.dirty.is_empty()
+    }
+
+    /// Applies every pending change to the host mappings.
+    pub fn sync(&mut self, leaf: &Leaves<'_>) {
+        let dirty = std::mem::take(&mut self.dirty);
+        let heap = u64::from(SHARED_HEAP_BASE);
+        let keeps = kernel_half_keeps(self.windows.static_end);
+        for (a, b) in dirty {
+            if a < heap {
+                self.own.sync_range(&self.windows, leaf, a, b.min(heap));
+            }
+            let Some(high) = self.high.as_mut() else {
+                continue;
+            };
+            for (lo, hi) in kernel_pieces(a.max(heap), b, self.windows.static_end) {
+                debug_assert!(keeps(lo));
+                for side in high.iter_mut() {
+                    side.sync_range(&self.windows, leaf, lo, hi);
+                }
+            }
+        }
+    }
+
+    /// Adds a window to the kernel half (NK.EXE's hook only) and maps that half in it from
+    /// the entries.
+    pub fn add_window(&mut self, side: Side, leaf: &Leaves<'_>) {
+        let w = self.windows.clone();
+        let Some(high) = self.high.as_mut() else {
+            return;
+        };
+        high.push(side);
+        let side = high.last_mut().expect("just pushed");
+        for (lo, hi) in kernel_pieces(u64::from(SHARED_HEAP_BASE), 1 << 32, w.static_end) {
+            side.sync_range(&w, leaf, lo, hi);
+        }
+    }
+
+    /// Maps the lower part of the own window from the entries (a new table's first sync).
+    pub fn sync_own(&mut self, leaf: &Leaves<'_>) {
+        let w = self.windows.clone();
+        self.own
+            .sync_range(&w, leaf, 0, u64::from(SHARED_HEAP_BASE));
+    }
+
+    /// Drops the kernel half of process `pid`'s window (NK.EXE's hook only).
+    pub fn remove_window(&mut self, pid: u32) {
+        let w = self.windows.clone();
+        if let Some(high) = self.high.as_mut()
+            && let Some(i) = high.iter().position(|s| s.pid == pid)
+        {
+            high.swap_remove(i).retire(&w);
+        }
+    }
+
+    /// Forgets the own window's lower part (its process ended; the window is reset whole).
+    pub fn retire(mut self) {
+        let w = self.windows.clone();
+        self.own.retire(&w);
+        if let Some(high) = self.high.as_mut() {
+            for s in high.iter_mut() {
+                s.retire(&w);
+            }
+        }
+    }
+
+    /// The side of the window of `pid` that shows guest address `va`, if this table
+    /// shows it.
+    pub fn side_for(&mut self, pid: u32, va: u64) -> Option<&mut Side> {
+        if va < u64::from(SHARED_HEAP_BASE) {
+            return (self.own.pid == pid).then_some(&mut self.own);
+        }
+        self.high.as_mut()?.iter_mut().find(|s| s.pid == pid)
+    }
+
+    /// Checks every side's record against the entries.
+    pub fn check(&self, table: &PageTable) -> Result<(), String> {
+        if self.pending() {
+            return Err(format!(
+                "window of {}: changes left unapplied",
+                self.own.pid
+            ));
+        }
+        let heap = u64::from(SHARED_HEAP_BASE);
+        self.own.check(&self.windows, table, &|va| va < heap)?;
+        let keeps = kernel_half_keeps(self.windows.static_end);
+        for s in self.high.iter().flatten() {
+            s.check(&self.windows, table, &keeps)?;
+        }
+        Ok(())
+    }
+
+    /// Runs mapped and pages left, over every side.
+    pub fn count(&self) -> (usize, u64) {
+        let mut n = (0, 0);
+        for s in std::iter::once(&self.own).chain(self.high.iter().flatten()) {
+            for r in s.runs.values() {
+                if r.mapped {
+                    n.0 += 1;
+                } else {
+                    n.1 += u64::from(r.pages);
+                }
+            }
+        }
+        n
+    }
+}
+
+/// The parts of `[a, b)` (inside the kernel half) shown from NK.EXE's tables.
+fn kernel_pieces(a: u64, b: u64, static_end: u64) -> impl Iterator<Item = (u64, u64)> {
+    let top = u64::from(CPU_RESERVED_BASE);
+    let k = u64::from(KERNEL_BASE);
+    [(a, b.min(k)), (a.max(static_end), b.min(top))]
+        .into_iter()
+        .filter(|(lo, hi)| lo < hi)
+}
