@@ -10,7 +10,9 @@
 //! pointer rules: window pointer or raw 32-bit guest address in, window pointer out),
 //! `host` (cevm.h), `calls` (the CE calls), `fault` (the fault path and `__try` doors).
 
+/// cbindgen:ignore
 mod calls;
+/// cbindgen:ignore
 mod fault;
 mod host;
 mod maps;
