@@ -8,13 +8,27 @@ use common::{cevm, repo_root};
 
 #[test]
 fn every_conformance_script_and_example_passes() {
+    run_all(false);
+}
+
+#[test]
+fn every_conformance_script_and_example_passes_with_host_windows() {
+    run_all(true);
+}
+
+fn run_all(windows: bool) {
     let root = repo_root();
     let mut dirs = vec![root.join("tests/conformance"), root.join("examples")];
     let shared = root.join("../shared/conformance");
     if shared.is_dir() {
         dirs.push(shared);
     }
-    let out = cevm().arg("check").args(&dirs).output().unwrap();
+    let mut cmd = cevm();
+    cmd.arg("check");
+    if windows {
+        cmd.arg("--windows");
+    }
+    let out = cmd.args(&dirs).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let last = stdout.lines().last().unwrap_or_default();
     let failures: Vec<&str> = stdout.lines().filter(|l| l.starts_with("FAIL")).collect();

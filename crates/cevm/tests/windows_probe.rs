@@ -50,3 +50,19 @@ pub fn can_write(p: *mut u8) -> bool {
 pub fn access(p: *mut u8) -> (bool, bool) {
     (can_read(p), can_write(p))
 }
+
+/// The 4 KiB at `p` (page aligned), if all of it can be read.
+pub fn read_page(p: *const u8) -> Option<Vec<u8>> {
+    let mut b = vec![0u8; 4096];
+    let local = libc::iovec {
+        iov_base: b.as_mut_ptr().cast(),
+        iov_len: b.len(),
+    };
+    let remote = libc::iovec {
+        iov_base: p as *mut _,
+        iov_len: 4096,
+    };
+    // SAFETY: the local buffer is 4096 live bytes; the remote range is only probed.
+    let n = unsafe { libc::process_vm_readv(libc::getpid(), &local, 1, &remote, 1, 0) };
+    (n == 4096).then_some(b)
+}

@@ -30,6 +30,10 @@ pub struct CheckArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub timeout: u64,
+    /// Boot every kernel with host windows on (Linux), so the scripts also check that
+    /// windows change no answer
+    #[arg(long)]
+    pub windows: bool,
 }
 
 /// Runs the scripts; exit 1 if any failed or none was found.
@@ -51,7 +55,7 @@ pub fn execute(args: CheckArgs) -> ExitCode {
             if !seen.insert(script.clone()) {
                 continue;
             }
-            match run_one(&script, args.machine.ram_mb, timeout) {
+            match run_one(&script, args.machine.ram_mb, args.windows, timeout) {
                 Ok(()) => {
                     outln!("PASS {}", script.display());
                     passed += 1;
@@ -76,10 +80,11 @@ pub fn execute(args: CheckArgs) -> ExitCode {
 }
 
 /// One script in a fresh kernel, its output discarded; the reason on one line.
-fn run_one(path: &Path, ram_mb: u64, timeout: Duration) -> Result<(), String> {
+fn run_one(path: &Path, ram_mb: u64, windows: bool, timeout: Duration) -> Result<(), String> {
     let options = Options {
         output: Output::Quiet,
         timeout: Some(timeout),
+        host_windows: windows,
         ..Options::new(ram_mb)
     };
     let script = Script::new(&options)?;

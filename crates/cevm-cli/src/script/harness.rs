@@ -44,12 +44,21 @@ fn boot_default(c: &mut Call<'_>) -> Outcome {
     Ok(Dynamic::UNIT)
 }
 
-/// `boot(#{ram_mb, ram_base})`: every key optional; an unknown key is a mistake worth
-/// reporting rather than ignoring.
+/// `boot(#{ram_mb, ram_base, host_windows})`: every key optional; an unknown key is a
+/// mistake worth reporting rather than ignoring.
 fn boot(c: &mut Call<'_>) -> Outcome {
     let options = c.map()?;
     let mut boot = c.session.defaults;
     for (key, value) in &options {
+        if key.as_str() == "host_windows" {
+            boot.host_windows = value.as_bool().map_err(|_| {
+                misuse(format!(
+                    "host_windows must be a bool, not {}",
+                    values::type_label(value)
+                ))
+            })?;
+            continue;
+        }
         let n = value.as_int().map_err(|_| {
             misuse(format!(
                 "{key} must be an integer, not {}",
@@ -62,7 +71,7 @@ fn boot(c: &mut Call<'_>) -> Outcome {
             "ram_base" => boot.ram_base = n,
             other => {
                 return Err(misuse(format!(
-                    "unknown option {other:?} (the options are ram_mb and ram_base)"
+                    "unknown option {other:?} (the options are ram_mb, ram_base and host_windows)"
                 )));
             }
         }

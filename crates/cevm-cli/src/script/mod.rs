@@ -49,6 +49,8 @@ pub struct Options {
     pub output: Output,
     /// The wall-clock limit of one evaluation (`--timeout`); `None` for no limit.
     pub timeout: Option<Duration>,
+    /// Boot kernels with host windows on (`cevm check --windows`).
+    pub host_windows: bool,
 }
 
 impl Options {
@@ -59,6 +61,7 @@ impl Options {
             trace: None,
             output: Output::Stdout,
             timeout: None,
+            host_windows: false,
         }
     }
 }
@@ -162,7 +165,10 @@ impl Script {
             None => None,
         };
         let session = Rc::new(RefCell::new(Session::boot(
-            BootOptions::with_ram(options.ram_mb),
+            BootOptions {
+                host_windows: options.host_windows,
+                ..BootOptions::with_ram(options.ram_mb)
+            },
             tracer,
         )?));
         let mut engine = Engine::new();

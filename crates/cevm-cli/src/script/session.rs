@@ -13,6 +13,8 @@ pub struct BootOptions {
     pub ram_mb: u64,
     /// Physical address of the first RAM byte.
     pub ram_base: u64,
+    /// Host windows on (`Config::host_windows`; also on when `CEVM_HOST_WINDOWS=1`).
+    pub host_windows: bool,
 }
 
 impl BootOptions {
@@ -21,6 +23,7 @@ impl BootOptions {
         Self {
             ram_mb,
             ram_base: 0,
+            host_windows: false,
         }
     }
 
@@ -29,10 +32,12 @@ impl BootOptions {
             .ram_mb
             .checked_mul(1 << 20)
             .ok_or_else(|| format!("{} MiB of RAM is too much", self.ram_mb))?;
+        let defaults = Config::default();
         Ok(Config {
             ram_bytes,
             ram_base: self.ram_base,
-            ..Config::default()
+            host_windows: self.host_windows || defaults.host_windows,
+            ..defaults
         })
     }
 }
