@@ -197,6 +197,9 @@ impl PageTable {
             f(va as u32, run);
             va += (n as u64) * 0x1000;
         }
+        // Host windows must show the filled entries too (main's fast fill met windows in
+        // the merge).
+        self.mark(first, count);
     }
 
     /// Lets `f` rewrite each entry of `[first, first + count pages)` with its address.
