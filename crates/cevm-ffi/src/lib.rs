@@ -11,6 +11,8 @@
 //! `host` (cevm.h), `calls` (the CE calls), `fault` (the fault path and `__try` doors).
 
 /// cbindgen:ignore
+mod bench;
+/// cbindgen:ignore
 mod calls;
 /// cbindgen:ignore
 mod fault;

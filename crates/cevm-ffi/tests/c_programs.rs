@@ -61,7 +61,9 @@ fn run(c: &Path, extra: &[&str]) -> Result<(), String> {
         .arg(format!("-Wl,-rpath,{}", lib.display()))
         .arg("-o")
         .arg(&exe);
-    let built = cmd.output().map_err(|e| format!("{name}: cannot run gcc: {e}"))?;
+    let built = cmd
+        .output()
+        .map_err(|e| format!("{name}: cannot run gcc: {e}"))?;
     if !built.status.success() {
         return Err(format!(
             "{name}: gcc failed:\n{}",

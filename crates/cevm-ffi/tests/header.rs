@@ -29,15 +29,29 @@ fn checked_in_cevm_h_equals_a_fresh_cbindgen_generation() {
         "include/cevm.h is stale: regenerate with CEVM_BLESS=1 cargo test -p cevm-ffi --test header"
     );
     for f in [
-        "cevm_boot", "cevm_kernel_pid", "cevm_create_process", "cevm_add_device", "cevm_enter",
-        "cevm_enter_ex", "cevm_ptr", "cevm_va", "cevm_pid_of", "cevm_read", "cevm_write",
-        "cevm_audit_report", "cevm_maps", "cevm_free_string", "cevm_check_invariants",
+        "cevm_boot",
+        "cevm_kernel_pid",
+        "cevm_create_process",
+        "cevm_add_device",
+        "cevm_enter",
+        "cevm_enter_ex",
+        "cevm_ptr",
+        "cevm_va",
+        "cevm_pid_of",
+        "cevm_read",
+        "cevm_write",
+        "cevm_audit_report",
+        "cevm_maps",
+        "cevm_free_string",
+        "cevm_check_invariants",
     ] {
         assert!(
             fresh.contains(&format!(" {f}(")) || fresh.contains(&format!("*{f}(")),
             "cevm.h lacks {f}"
         );
     }
-    assert!(!fresh.contains("VirtualAlloc"), "CE calls belong to the CE headers");
+    assert!(
+        !fresh.contains("VirtualAlloc"),
+        "CE calls belong to the CE headers"
+    );
 }
-
