@@ -1,7 +1,7 @@
 //! The host API of `include/cevm.h` (interfaces.md §2.2 in C): what a host program does
 //! around the kernel. `include/cevm.h` is generated from this file by cbindgen.
 
-#![allow(non_camel_case_types)]
+#![allow(non_camel_case_types, clippy::upper_case_acronyms)]
 
 use std::ffi::{CStr, CString, c_char, c_void};
 
