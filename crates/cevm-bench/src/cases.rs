@@ -13,8 +13,14 @@ const MIB: u32 = 1 << 20;
 
 /// A kernel with `ram_mb` of RAM and one process `app.exe`, a thread in it (kernel mode).
 pub fn world(ram_mb: u64) -> (Kernel, Thread, Pid) {
+    world_with(ram_mb, false)
+}
+
+/// As [`world`], with host windows on or off.
+pub fn world_with(ram_mb: u64, host_windows: bool) -> (Kernel, Thread, Pid) {
     let k = Kernel::boot(Config {
         ram_bytes: ram_mb << 20,
+        host_windows,
         ..Config::default()
     })
     .expect("boot");
@@ -38,7 +44,7 @@ pub fn random_offsets(count: usize, span: u32) -> Vec<u32> {
         .collect()
 }
 
-fn figure(
+pub(crate) fn figure(
     id: &'static str,
     what: String,
     ns: f64,
@@ -129,7 +135,14 @@ pub fn access(rounds: u32, quick: bool) -> Vec<Figure> {
 
 /// Nanoseconds of one VirtualAllocCopyEx of `pages` committed pages (best of `rounds`
 /// rounds of `iters`), and of the VirtualFreeEx that releases it.
-fn alias_ns(t: &mut Thread, app: Pid, src: u32, pages: u32, rounds: u32, iters: u64) -> (f64, f64) {
+pub(crate) fn alias_ns(
+    t: &mut Thread,
+    app: Pid,
+    src: u32,
+    pages: u32,
+    rounds: u32,
+    iters: u64,
+) -> (f64, f64) {
     let nk = Handle::from(t.kernel().kernel_pid());
     let (mut best_make, mut best_free) = (f64::MAX, f64::MAX);
     for _ in 0..rounds {

@@ -6,5 +6,6 @@
 
 pub mod cases;
 mod measure;
+pub mod windows;
 
 pub use measure::{Figure, Scale, run_all};

@@ -71,5 +71,6 @@ pub fn run_all(scale: Scale) -> Vec<Figure> {
     out.extend(cases::process_memory(r, q));
     out.extend(cases::alloc_free(r, q));
     out.extend(cases::marshal(r, q));
+    out.extend(crate::windows::windows(r, q));
     out
 }

@@ -42,3 +42,29 @@ fn run_all(windows: bool) {
     assert!(last.ends_with(" passed, 0 failed"), "{last}");
     assert!(passed >= 3, "only {passed} scripts ran");
 }
+
+/// `boot(#{host_windows: true})` boots a kernel with windows (the calls answer as
+/// without), and a non-bool value is a clear error naming the option.
+#[test]
+fn the_boot_option_host_windows_takes_a_bool() {
+    let dir = tempfile::tempdir().unwrap();
+    let ok = common::script(
+        dir.path(),
+        "on.rhai",
+        r#"boot(#{host_windows: true, ram_mb: 16});
+let app = create_process("app.exe");
+enter(app, KERNEL_MODE);
+assert_eq(VirtualAlloc(0, 0x2000, MEM_COMMIT, PAGE_READWRITE), 0x10000);
+write32(0x10004, 7);
+assert_eq(read32(0x10004), 7);
+"#,
+    );
+    let out = cevm().arg("check").arg(&ok).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    let bad = common::script(dir.path(), "bad.rhai", "boot(#{host_windows: 1});\n");
+    let out = cevm().arg("check").arg(&bad).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success());
+    assert!(stdout.contains("host_windows must be a bool"), "{stdout}");
+}

@@ -215,6 +215,16 @@ impl Kernel {
         Some(t.processes.get(&pid).cloned())
     }
 
+    /// Every live process without waiting for the process table (the window fault path).
+    pub(crate) fn try_processes(&self) -> Option<Vec<Arc<Process>>> {
+        let t = match self.0.processes.try_read() {
+            Ok(t) => t,
+            Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return None,
+        };
+        Some(t.processes.values().cloned().collect())
+    }
+
     /// The id of NK.EXE.
     pub fn kernel_pid(&self) -> Pid {
         self.0.nk.pid()

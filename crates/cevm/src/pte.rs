@@ -74,6 +74,12 @@ impl Pte {
         Pte(v)
     }
 
+    /// The raw 64 bits (the window sync compares runs of entries with them).
+    #[inline]
+    pub(crate) fn bits(self) -> u64 {
+        self.0
+    }
+
     /// The page's state.
     pub fn state(self) -> PageState {
         match self.0 & STATE_MASK {

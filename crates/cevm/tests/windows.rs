@@ -394,3 +394,75 @@ fn a_16_mib_commit_and_its_alias_are_one_host_mapping_each() {
     assert_eq!(get(at(&w.kernel, w.drv, alias + (16 << 20) - 1)), 0xEE);
     w.check();
 }
+
+/// The stale-translation race through windows: host threads keep reading and writing P's
+/// page X through P's window (probing, so a revoked page is EFAULT, never a crash) while
+/// X is decommitted, its frame handed to a victim process and tagged there, and X
+/// committed again. A window access after a revocation returned must never reach the
+/// victim's frame: readers never see the tag, and the victim's page holds only zeros and
+/// its tag (a writer's 0xAA would show a store through a stale mapping).
+#[test]
+fn a_window_never_reaches_a_frame_after_it_went_to_a_new_owner() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+    const OLD: u8 = 0xAA;
+    const TAG: u8 = 0x5C;
+    let w = world();
+    let k = w.kernel.clone();
+    let (app, drv) = (w.app, w.drv);
+    let mut t = k.thread();
+    t.enter(app, cevm::Mode::Kernel, None).unwrap();
+    let x = t.virtual_alloc(0, 0x1000, COMMIT, RW).unwrap();
+    t.write_bytes(x, &[OLD; 0x1000]).unwrap();
+    let host = at(&k, app, x) as usize;
+    let stop = Arc::new(AtomicBool::new(false));
+    let seen_tag = Arc::new(AtomicU32::new(0));
+    let workers: Vec<_> = (0..2)
+        .map(|n| {
+            let (stop, seen_tag) = (stop.clone(), seen_tag.clone());
+            std::thread::spawn(move || {
+                let p = host as *mut u8;
+                while !stop.load(Ordering::Relaxed) {
+                    for off in [0usize, 0x7FF, 0xFFF] {
+                        if n == 0 {
+                            if probe::read(p.wrapping_add(off)) == Some(TAG) {
+                                seen_tag.fetch_add(1, Ordering::Relaxed);
+                            }
+                        } else {
+                            probe::write(p.wrapping_add(off), OLD);
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut bad = 0;
+    for round in 0..300 {
+        t.enter(app, cevm::Mode::Kernel, None).unwrap();
+        t.virtual_free(x, 0x1000, AllocType::DECOMMIT).unwrap();
+        t.enter(drv, cevm::Mode::Kernel, None).unwrap();
+        let v = t.virtual_alloc(0, 0x1000, COMMIT, RW).unwrap();
+        let mut page = [0u8; 0x1000];
+        t.read_bytes(v, &mut page).unwrap();
+        bad += page.iter().filter(|&&b| b != 0).count();
+        t.write_bytes(v, &[TAG; 0x1000]).unwrap();
+        std::thread::yield_now();
+        t.read_bytes(v, &mut page).unwrap();
+        bad += page.iter().filter(|&&b| b != TAG).count();
+        t.virtual_free(v, 0, AllocType::RELEASE).unwrap();
+        t.enter(app, cevm::Mode::Kernel, None).unwrap();
+        t.virtual_alloc(x, 0x1000, COMMIT, RW).unwrap();
+        t.write_bytes(x, &[OLD; 0x1000]).unwrap();
+        assert_eq!(bad, 0, "round {round}: the victim's page was touched");
+    }
+    stop.store(true, Ordering::Relaxed);
+    for h in workers {
+        h.join().unwrap();
+    }
+    assert_eq!(
+        seen_tag.load(Ordering::Relaxed),
+        0,
+        "a reader saw the victim's tag"
+    );
+    k.check_invariants().unwrap();
+}

@@ -2,7 +2,9 @@
 //! page any step touched is accessible through its window exactly as §6 lets a
 //! kernel-mode thread of that process reach it (read from VirtualQueryEx, not from the
 //! window code), and its bytes through the window equal those through the checked path.
-//! `PROPTEST_CASES=N` runs more cases.
+//! Half the cases run with a budget of 8 mappings: an allowed page the budget left
+//! unmapped must be served by the fault path (`Retry`, then accessible). `PROPTEST_CASES=N`
+//! runs more cases.
 
 #[path = "windows_probe.rs"]
 mod probe;
@@ -118,10 +120,11 @@ struct World {
 }
 
 impl World {
-    fn new() -> Self {
+    fn new(budget: Option<usize>) -> Self {
         let k = Kernel::boot(Config {
             ram_bytes: 2 << 20,
             host_windows: true,
+            window_map_budget: budget,
             ..Config::default()
         })
         .unwrap();
@@ -350,8 +353,16 @@ impl World {
                 } else {
                     (false, false)
                 };
-                let have = probe::access(p);
+                let mut have = probe::access(p);
+                if want.0 && !have.0 {
+                    // Left unmapped by the budget: the fault path must map it.
+                    let r = self.k.resolve_window_fault(p as usize, false);
+                    prop_assert_eq!(r, cevm::WindowFault::Retry, "{:?} page 0x{:08X}", pid, va);
+                    have = probe::access(p);
+                }
                 prop_assert_eq!(have, want, "{:?} page 0x{:08X}", pid, va);
+                let s = self.k.window_stats();
+                prop_assert!(s.mappings <= s.budget.max(4), "{:?}", s);
                 if want.0 {
                     let direct = probe::read_page(p).unwrap();
                     let mut checked = vec![0u8; 4096];
@@ -377,9 +388,10 @@ proptest! {
 
     #[test]
     fn every_touched_page_is_reachable_through_its_window_exactly_as_kernel_mode_allows(
-        ops in prop::collection::vec(op(), 1..40)
+        ops in prop::collection::vec(op(), 1..40),
+        budget in prop_oneof![Just(None), Just(Some(8usize))],
     ) {
-        let mut w = World::new();
+        let mut w = World::new(budget);
         for op in &ops {
             w.step(op);
             w.verify()?;

@@ -45,6 +45,38 @@ const AUTO_COMMIT_PROT: ValidProtection = ValidProtection {
 };
 
 impl Kernel {
+    /// Takes room for one run from the budget, unmapping another run when it is spent:
+    /// first one of the locked table `held` (not `keep`), then one of any other space
+    /// that can be locked without waiting. False when no room could be made.
+    fn make_room(&self, held: &mut crate::space::AddressSpace, keep: (u32, u64)) -> bool {
+        let Some(w) = self.windows() else {
+            return false;
+        };
+        for _ in 0..4 {
+            if w.budget.try_take() {
+                return true;
+            }
+            if held
+                .table
+                .windows_mut()
+                .is_some_and(|h| h.evict(Some(keep)))
+            {
+                continue;
+            }
+            let Some(procs) = self.try_processes() else {
+                return false;
+            };
+            let freed = procs.iter().any(|p| {
+                p.try_space()
+                    .is_some_and(|mut s| s.table.windows_mut().is_some_and(|h| h.evict(None)))
+            });
+            if !freed {
+                return false;
+            }
+        }
+        false
+    }
+
     /// Classifies a host fault at `host_addr` (a write when `write`) inside a window and
     /// does what §6 does for a kernel-mode thread of that window's process: an unconsumed
     /// guard page is consumed and reported; an auto-commit page is committed (zeroed,
@@ -96,7 +128,18 @@ impl Kernel {
                         // An entry with no host memory behind it (no RAM, no device).
                         return av;
                     };
-                    if run.mapped || side.map_left(w, start) {
+                    if run.mapped {
+                        return WindowFault::Retry;
+                    }
+                    if !self.make_room(&mut space, (pid.0, start)) {
+                        return WindowFault::Busy;
+                    }
+                    let mapped = space
+                        .table
+                        .windows_mut()
+                        .and_then(|h| h.side_for(pid.0, u64::from(va)))
+                        .is_some_and(|side| side.map_taken(w, start));
+                    if mapped {
                         WindowFault::Retry
                     } else {
                         WindowFault::Busy

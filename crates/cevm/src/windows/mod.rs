@@ -119,6 +119,16 @@ impl Windows {
             .map(|i| i as u32 + 1)
     }
 
+    /// As [`backing`](Self::backing), with the end (exclusive) of that backing's frames.
+    pub(crate) fn backing_range(&self, devs: &Devices<'_>, pfn: u64) -> Option<(u32, u64)> {
+        if pfn >= self.ram_first && pfn - self.ram_first < self.ram_frames {
+            return Some((0, self.ram_first + self.ram_frames));
+        }
+        devs.iter()
+            .position(|d| pfn >= d.first && pfn - d.first < d.pages)
+            .map(|i| (i as u32 + 1, devs[i].first + devs[i].pages))
+    }
+
     /// The memfd and byte offset of frame `pfn` of `backing`.
     pub(crate) fn fd_of<'a>(
         &'a self,

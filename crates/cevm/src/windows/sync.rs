@@ -91,29 +91,16 @@ impl Side {
         (va < s + r.len()).then_some((s, *r))
     }
 
-    /// Maps run `start` (left unmapped by the budget); when the budget is spent, first
-    /// unmaps another mapped run of this side. Returns whether it is mapped now.
-    pub fn map_left(&mut self, w: &Windows, start: u64) -> bool {
+    /// Maps run `start` (left unmapped by the budget) with room already taken from the
+    /// budget; gives the room back when the host refuses. Returns whether it is mapped.
+    pub fn map_taken(&mut self, w: &Windows, start: u64) -> bool {
         let Some(r) = self.runs.get(&start).copied() else {
+            w.budget.give(1);
             return false;
         };
         if r.mapped {
+            w.budget.give(1);
             return true;
-        }
-        if !w.budget.try_take() {
-            let victim = self
-                .runs
-                .iter()
-                .find(|(s, v)| v.mapped && **s != start)
-                .map(|(s, _)| *s);
-            let Some(v) = victim else { return false };
-            let vr = self.runs.get_mut(&v).expect("victim run");
-            if self.window.reset(v, vr.len() as usize).is_err() {
-                return false;
-            }
-            vr.mapped = false;
-            w.budget.leave(u64::from(vr.pages));
-            // The victim's room goes to this run.
         }
         let devs = w.devices();
         if map_run(&self.window, &devs, w, start, &r).is_err() {
@@ -122,6 +109,27 @@ impl Side {
         }
         w.budget.unleave(u64::from(r.pages));
         self.runs.get_mut(&start).expect("run").mapped = true;
+        true
+    }
+
+    /// Unmaps one mapped run other than `keep` (its pages go to the fault path), giving
+    /// its room back to the budget. False when there is none.
+    fn evict(&mut self, w: &Windows, keep: Option<u64>) -> bool {
+        let Some(v) = self
+            .runs
+            .iter()
+            .find(|(s, r)| r.mapped && Some(**s) != keep)
+            .map(|(s, _)| *s)
+        else {
+            return false;
+        };
+        let vr = self.runs.get_mut(&v).expect("victim run");
+        if self.window.reset(v, vr.len() as usize).is_err() {
+            return false;
+        }
+        vr.mapped = false;
+        w.budget.leave(u64::from(vr.pages));
+        w.budget.give(1);
         true
     }
 
@@ -146,27 +154,43 @@ impl Side {
         let mut va = lo;
         while va < hi {
             let d = (va >> 22) as usize;
+            let leaf_end = (((va >> 22) + 1) << 22).min(hi);
             let Some(l) = leaf(d) else {
-                va = ((va >> 22) + 1) << 22;
+                va = leaf_end;
                 continue;
             };
-            let i = ((va >> 12) & 0x3FF) as usize;
-            if let Some((pfn, write)) = target(l[i])
-                && let Some(backing) = w.backing(&devs, pfn)
-            {
+            let end = ((leaf_end - 1) >> 12 & 0x3FF) as usize + 1;
+            let mut i = ((va >> 12) & 0x3FF) as usize;
+            while i < end {
+                let e = l[i];
+                i += 1;
+                let Some((pfn, write)) = target(e) else {
+                    continue;
+                };
+                let Some((backing, limit)) = w.backing_range(&devs, pfn) else {
+                    continue;
+                };
+                let at = (va & !0x3F_FFFF) + ((i as u64 - 1) << 12);
+                // The fast case: the following entries are this one with the next frames
+                // (same flags) inside the same backing; one compare per page, counted in
+                // a register.
+                let room = (limit - pfn - 1).min((end - i) as u64) as usize;
+                let k = same_run_len(&l[i..i + room], e.bits());
+                i += k;
+                let pages = 1 + k as u32;
                 match new.last_mut() {
                     Some((s, r))
-                        if *s + r.len() == va
+                        if *s + r.len() == at
                             && r.write == write
                             && r.backing == backing
                             && r.pfn + u64::from(r.pages) == pfn =>
                     {
-                        r.pages += 1
+                        r.pages += pages
                     }
                     _ => new.push((
-                        va,
+                        at,
                         Run {
-                            pages: 1,
+                            pages,
                             pfn,
                             write,
                             backing,
@@ -175,7 +199,7 @@ impl Side {
                     )),
                 }
             }
-            va += PAGE;
+            va = leaf_end;
         }
         // Take away first: old mappings not kept go back to no access.
         for (s, r) in &old {
@@ -263,6 +287,34 @@ impl Side {
         });
         err.map_or(Ok(()), Err)
     }
+}
+
+/// How many of `rest` continue the run of entry `first` (raw bits): entry `k` must equal
+/// `first` with the frame number `k + 1` higher (the frame field is bits 32 and up and the
+/// caller keeps the frames inside one backing, so the addition cannot carry out of it).
+/// Compares sixteen at a time without branches, so the common long run goes at memory speed.
+fn same_run_len(rest: &[Pte], first: u64) -> usize {
+    const STEP: u64 = 1 << 32;
+    let mut k = 0;
+    let mut want = first.wrapping_add(STEP);
+    for chunk in rest.chunks_exact(16) {
+        let mut diff = 0;
+        let mut x = want;
+        for e in chunk {
+            diff |= e.bits() ^ x;
+            x = x.wrapping_add(STEP);
+        }
+        if diff != 0 {
+            break;
+        }
+        want = x;
+        k += 16;
+    }
+    while k < rest.len() && rest[k].bits() == want {
+        want = want.wrapping_add(STEP);
+        k += 1;
+    }
+    k
 }
 
 fn map_run(
@@ -396,6 +448,24 @@ impl Hook {
                 s.retire(&w);
             }
         }
+    }
+
+    /// Unmaps one mapped run of any side of this table except run `keep` of the side
+    /// `(pid, va)` names, to make room in the budget (the fault path). False when none.
+    pub fn evict(&mut self, keep: Option<(u32, u64)>) -> bool {
+        let w = self.windows.clone();
+        let heap = u64::from(SHARED_HEAP_BASE);
+        let own_keep = keep.filter(|k| k.0 == self.own.pid && k.1 < heap);
+        if self.own.evict(&w, own_keep.map(|k| k.1)) {
+            return true;
+        }
+        for s in self.high.iter_mut().flatten() {
+            let k = keep.filter(|k| k.0 == s.pid && k.1 >= heap).map(|k| k.1);
+            if s.evict(&w, k) {
+                return true;
+            }
+        }
+        false
     }
 
     /// The side of the window of `pid` that shows guest address `va`, if this table
