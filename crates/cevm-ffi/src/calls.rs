@@ -7,7 +7,11 @@
 //!
 //! cbindgen:ignore
 
-#![allow(non_snake_case, clippy::missing_safety_doc, clippy::upper_case_acronyms)]
+#![allow(
+    non_snake_case,
+    clippy::missing_safety_doc,
+    clippy::upper_case_acronyms
+)]
 
 use std::ffi::c_void;
 
