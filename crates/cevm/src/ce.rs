@@ -109,3 +109,18 @@ pub fn virtual_set_attributes_ex(
         Err(_) => false,
     }
 }
+
+/// The process whose host window holds host address `addr`, without taking a lock (what
+/// the C ABI's pointer rule and `cevm_pid_of` need); `None` when host windows are off or
+/// `addr` is in no window.
+pub fn window_owner(k: &crate::kernel::Kernel, addr: usize) -> Option<crate::process::Pid> {
+    k.windows()?.owner(addr)
+}
+
+/// The process handle `h` names for this thread (`None` when it names none), without
+/// touching the last error: the C ABI returns a window pointer of that process.
+pub fn handle_process(t: &Thread, h: Handle) -> Option<crate::process::Pid> {
+    t.resolve(h, ProcessAccess::empty(), None)
+        .ok()
+        .map(|p| p.pid())
+}

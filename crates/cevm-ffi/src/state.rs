@@ -1,0 +1,114 @@
+//! The program's one kernel and each host thread's CE thread.
+//!
+//! The kernel lives behind a `RwLock` (read for every call, written only by `cevm_boot`);
+//! the fault handler cannot take a lock, so it reads a second copy through an atomic
+//! pointer guarded by an in-flight counter (`fault.rs`). Each host thread keeps its CE
+//! thread (context, last error, translation cache) in a thread-local, made on first use in
+//! NK.EXE kernel mode, and made afresh when the kernel was booted again.
+
+use std::any::Any;
+use std::cell::RefCell;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use cevm::{Config, Kernel, Thread};
+
+use crate::fault;
+
+/// A booted kernel and the number of the boot that made it.
+pub struct Booted {
+    pub kernel: Kernel,
+    pub id: u64,
+}
+
+static KERNEL: RwLock<Option<Arc<Booted>>> = RwLock::new(None);
+static BOOTS: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    static CE: RefCell<Option<(u64, Thread)>> = const { RefCell::new(None) };
+}
+
+/// Replaces the program's kernel with a fresh one booted from `config`.
+pub fn boot(config: Config) -> Result<(), u32> {
+    let mut slot = KERNEL.write().unwrap_or_else(|e| e.into_inner());
+    boot_into(&mut slot, config)
+}
+
+fn boot_into(slot: &mut Option<Arc<Booted>>, config: Config) -> Result<(), u32> {
+    let windows = config.host_windows;
+    let kernel = Kernel::boot(config).map_err(|e| e.win32())?;
+    let id = BOOTS.fetch_add(1, Ordering::SeqCst) + 1;
+    *slot = Some(Arc::new(Booted {
+        kernel: kernel.clone(),
+        id,
+    }));
+    fault::publish(kernel);
+    if windows {
+        fault::install_handler();
+    }
+    Ok(())
+}
+
+/// The default configuration of the C ABI: 64 MiB at 0, no ASLR, host windows on.
+pub fn default_config() -> Config {
+    Config {
+        host_windows: true,
+        ..Config::default()
+    }
+}
+
+/// The current kernel, booting one with the defaults when none was booted yet.
+pub fn current() -> Result<Arc<Booted>, u32> {
+    if let Some(b) = KERNEL.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        return Ok(b.clone());
+    }
+    let mut slot = KERNEL.write().unwrap_or_else(|e| e.into_inner());
+    if slot.is_none() {
+        boot_into(&mut slot, default_config())?;
+    }
+    slot.clone().ok_or(cevm::ErrorCode::NotEnoughMemory.code())
+}
+
+fn panic_text(p: &(dyn Any + Send)) -> &str {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        s
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s
+    } else {
+        "unknown panic"
+    }
+}
+
+/// Runs `f`, turning a panic into a message on stderr and the result `fail`.
+pub fn guarded<R: Copy>(fail: R, f: impl FnOnce() -> R) -> R {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(p) => {
+            eprintln!("cevm: internal error: {}", panic_text(p.as_ref()));
+            fail
+        }
+    }
+}
+
+/// Runs `f` with the kernel and the calling host thread's CE thread; `fail` when no
+/// kernel can be had or `f` panics.
+pub fn on_thread<R: Copy>(fail: R, f: impl FnOnce(&Booted, &mut Thread) -> R) -> R {
+    guarded(fail, || {
+        let Ok(b) = current() else {
+            return fail;
+        };
+        CE.with(|c| {
+            let Ok(mut c) = c.try_borrow_mut() else {
+                return fail;
+            };
+            if c.as_ref().map(|x| x.0) != Some(b.id) {
+                *c = Some((b.id, b.kernel.thread()));
+            }
+            match c.as_mut() {
+                Some((_, t)) => f(&b, t),
+                None => fail,
+            }
+        })
+    })
+}
