@@ -45,7 +45,7 @@ typedef struct {
    */
   ULONGLONG aslr_seed;
   /*
-   `CEVM_POLICY_COMPATIBLE` (0); the other policies need the auditor.
+   `CEVM_POLICY_COMPATIBLE` (0), `CEVM_POLICY_STRICT` (1) or `CEVM_POLICY_ISOLATE` (2).
    */
   DWORD exposure_policy;
 } cevm_config;
@@ -110,12 +110,12 @@ typedef struct {
 #define CEVM_POLICY_COMPATIBLE 0
 
 /*
- Exposure policy: strict (needs the auditor).
+ Exposure policy: strict (audit.md: an exposing alias fails with 87).
  */
 #define CEVM_POLICY_STRICT 1
 
 /*
- Exposure policy: isolate (needs the auditor).
+ Exposure policy: isolate (audit.md: partial pages get bounce frames).
  */
 #define CEVM_POLICY_ISOLATE 2
 
@@ -126,7 +126,8 @@ extern "C" {
 /*
  Boots a fresh kernel for the whole program, replacing any earlier one; `cfg` NULL or
  all zero gives the defaults (64 MiB at 0, no ASLR, host windows on). Returns 0 or a
- Win32 error code (87 for a bad field, 50 for a policy that needs the auditor).
+ Win32 error code (87 for a bad field). A policy other than compatible, or the
+ environment variable `CEVM_AUDIT`, turns the auditor on.
 
  # Safety
  `cfg` is NULL or points to a readable `cevm_config`.
@@ -202,8 +203,10 @@ BOOL cevm_read(DWORD va, void *buf, DWORD n, cevm_exception *e);
 BOOL cevm_write(DWORD va, const void *buf, DWORD n, cevm_exception *e);
 
 /*
- The auditor's findings as JSON lines. Not available yet (the auditor is being built on
- its own branch): returns FALSE with last error ERROR_NOT_SUPPORTED and leaves `*json`.
+ The auditor's findings so far as JSON lines (audit.md, "Output"), freed with
+ `cevm_free_string`: TRUE and `*json` set; FALSE with ERROR_NOT_SUPPORTED when the kernel
+ was booted without the auditor (no `CEVM_AUDIT`, compatible policy), or with
+ ERROR_INVALID_PARAMETER when `json` is NULL.
 
  # Safety
  `json` is NULL or writable.

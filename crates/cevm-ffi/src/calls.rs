@@ -21,7 +21,7 @@ use cevm::{
 };
 
 use crate::ptr::{guest, window_ptr};
-use crate::state::{Booted, on_thread};
+use crate::state::{Booted, on_call};
 
 type DWORD = u32;
 type BOOL = i32;
@@ -80,7 +80,7 @@ fn of_handle(t: &Thread, h: Handle) -> Pid {
 
 #[unsafe(no_mangle)]
 pub extern "C" fn VirtualAlloc(a: LPVOID, n: DWORD, ty: DWORD, prot: DWORD) -> LPVOID {
-    on_thread(NULL, |bk, t| {
+    on_call("VirtualAlloc", NULL, |bk, t| {
         let Some(a) = arg(bk, t, a) else { return NULL };
         match t.virtual_alloc(
             a,
@@ -96,7 +96,7 @@ pub extern "C" fn VirtualAlloc(a: LPVOID, n: DWORD, ty: DWORD, prot: DWORD) -> L
 
 #[unsafe(no_mangle)]
 pub extern "C" fn VirtualAllocEx(h: HANDLE, a: LPVOID, n: DWORD, ty: DWORD, prot: DWORD) -> LPVOID {
-    on_thread(NULL, |bk, t| {
+    on_call("VirtualAllocEx", NULL, |bk, t| {
         let Some(a) = arg(bk, t, a) else { return NULL };
         let h = handle(h);
         match t.virtual_alloc_ex(
@@ -114,7 +114,7 @@ pub extern "C" fn VirtualAllocEx(h: HANDLE, a: LPVOID, n: DWORD, ty: DWORD, prot
 
 #[unsafe(no_mangle)]
 pub extern "C" fn VirtualFree(a: LPVOID, n: DWORD, ty: DWORD) -> BOOL {
-    on_thread(0, |bk, t| {
+    on_call("VirtualFree", 0, |bk, t| {
         let Some(a) = arg(bk, t, a) else { return 0 };
         b(t.virtual_free(a, n, AllocType::from_bits_retain(ty))
             .is_ok())
@@ -123,7 +123,7 @@ pub extern "C" fn VirtualFree(a: LPVOID, n: DWORD, ty: DWORD) -> BOOL {
 
 #[unsafe(no_mangle)]
 pub extern "C" fn VirtualFreeEx(h: HANDLE, a: LPVOID, n: DWORD, ty: DWORD) -> BOOL {
-    on_thread(0, |bk, t| {
+    on_call("VirtualFreeEx", 0, |bk, t| {
         let Some(a) = arg(bk, t, a) else { return 0 };
         b(
             t.virtual_free_ex(handle(h), a, n, AllocType::from_bits_retain(ty))
@@ -136,7 +136,7 @@ pub extern "C" fn VirtualFreeEx(h: HANDLE, a: LPVOID, n: DWORD, ty: DWORD) -> BO
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn VirtualProtect(a: LPVOID, n: DWORD, new: DWORD, old: *mut DWORD) -> BOOL {
-    on_thread(0, |bk, t| {
+    on_call("VirtualProtect", 0, |bk, t| {
         let Some(a) = arg(bk, t, a) else { return 0 };
         // SAFETY: a non-NULL lpflOldProtect is writable host memory (CE's contract).
         let old = unsafe { old.as_mut() };
@@ -152,7 +152,7 @@ pub unsafe extern "C" fn VirtualProtectEx(
     new: DWORD,
     old: *mut DWORD,
 ) -> BOOL {
-    on_thread(0, |bk, t| {
+    on_call("VirtualProtectEx", 0, |bk, t| {
         let Some(a) = arg(bk, t, a) else { return 0 };
         // SAFETY: a non-NULL lpflOldProtect is writable host memory (CE's contract).
         let old = unsafe { old.as_mut() };
@@ -224,7 +224,7 @@ pub unsafe extern "C" fn VirtualQuery(
     out: *mut MemoryBasicInformation,
     len: DWORD,
 ) -> DWORD {
-    on_thread(0, |bk, t| query(bk, t, None, a, out, len))
+    on_call("VirtualQuery", 0, |bk, t| query(bk, t, None, a, out, len))
 }
 
 #[unsafe(no_mangle)]
@@ -234,14 +234,16 @@ pub unsafe extern "C" fn VirtualQueryEx(
     out: *mut MemoryBasicInformation,
     len: DWORD,
 ) -> DWORD {
-    on_thread(0, |bk, t| query(bk, t, Some(handle(h)), a, out, len))
+    on_call("VirtualQueryEx", 0, |bk, t| {
+        query(bk, t, Some(handle(h)), a, out, len)
+    })
 }
 
 // ---- 5.5 / 5.6 VirtualCopy and VirtualAllocCopyEx ---------------------------------------
 
 #[unsafe(no_mangle)]
 pub extern "C" fn VirtualCopy(dst: LPVOID, src: LPVOID, n: DWORD, prot: DWORD) -> BOOL {
-    on_thread(0, |bk, t| {
+    on_call("VirtualCopy", 0, |bk, t| {
         let Some(d) = arg(bk, t, dst) else { return 0 };
         let Some(s) = source(bk, t, src, prot) else {
             return 0;
@@ -260,7 +262,7 @@ pub extern "C" fn VirtualCopyEx(
     n: DWORD,
     prot: DWORD,
 ) -> BOOL {
-    on_thread(0, |bk, t| {
+    on_call("VirtualCopyEx", 0, |bk, t| {
         let Some(d) = arg(bk, t, dst) else { return 0 };
         let Some(s) = source(bk, t, src, prot) else {
             return 0;
@@ -285,7 +287,7 @@ pub extern "C" fn VirtualAllocCopyEx(
     n: DWORD,
     prot: DWORD,
 ) -> LPVOID {
-    on_thread(NULL, |bk, t| {
+    on_call("VirtualAllocCopyEx", NULL, |bk, t| {
         let Some(s) = source(bk, t, p, prot) else {
             return NULL;
         };
@@ -317,7 +319,7 @@ fn write_pfns(pfns: *mut DWORD, v: &[u64]) {
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn LockPages(a: LPVOID, n: DWORD, pfns: *mut DWORD, flags: i32) -> BOOL {
-    on_thread(0, |bk, t| {
+    on_call("LockPages", 0, |bk, t| {
         let Some(a) = arg(bk, t, a) else { return 0 };
         match t.lock_pages(a, n, LockFlags::from_bits_retain(flags as u32)) {
             Ok(v) => {
@@ -337,7 +339,7 @@ pub unsafe extern "C" fn LockPagesEx(
     pfns: *mut DWORD,
     flags: DWORD,
 ) -> BOOL {
-    on_thread(0, |bk, t| {
+    on_call("LockPagesEx", 0, |bk, t| {
         let Some(a) = arg(bk, t, a) else { return 0 };
         match t.lock_pages_ex(handle(h), a, n, LockFlags::from_bits_retain(flags)) {
             Ok(v) => {
@@ -351,7 +353,7 @@ pub unsafe extern "C" fn LockPagesEx(
 
 #[unsafe(no_mangle)]
 pub extern "C" fn UnlockPages(a: LPVOID, n: DWORD) -> BOOL {
-    on_thread(0, |bk, t| {
+    on_call("UnlockPages", 0, |bk, t| {
         let Some(a) = arg(bk, t, a) else { return 0 };
         b(t.unlock_pages(a, n).is_ok())
     })
@@ -359,7 +361,7 @@ pub extern "C" fn UnlockPages(a: LPVOID, n: DWORD) -> BOOL {
 
 #[unsafe(no_mangle)]
 pub extern "C" fn UnlockPagesEx(h: HANDLE, a: LPVOID, n: DWORD) -> BOOL {
-    on_thread(0, |bk, t| {
+    on_call("UnlockPagesEx", 0, |bk, t| {
         let Some(a) = arg(bk, t, a) else { return 0 };
         b(t.unlock_pages_ex(handle(h), a, n).is_ok())
     })
@@ -375,7 +377,7 @@ pub unsafe extern "C" fn AllocPhysMem(
     flags: DWORD,
     pa: *mut u32,
 ) -> LPVOID {
-    on_thread(NULL, |bk, t| {
+    on_call("AllocPhysMem", NULL, |bk, t| {
         let mut p = 0u64;
         let out = if pa.is_null() { None } else { Some(&mut p) };
         let va = cevm::ce::alloc_phys_mem(t, n, prot, align_mask, flags, out);
@@ -390,7 +392,7 @@ pub unsafe extern "C" fn AllocPhysMem(
 
 #[unsafe(no_mangle)]
 pub extern "C" fn FreePhysMem(p: LPVOID) -> BOOL {
-    on_thread(0, |bk, t| {
+    on_call("FreePhysMem", 0, |bk, t| {
         let Some(a) = arg(bk, t, p) else { return 0 };
         b(t.free_phys_mem(a).is_ok())
     })
@@ -398,7 +400,7 @@ pub extern "C" fn FreePhysMem(p: LPVOID) -> BOOL {
 
 #[unsafe(no_mangle)]
 pub extern "C" fn MmMapIoSpace(pa: i64, n: DWORD, cached: u8) -> LPVOID {
-    on_thread(NULL, |bk, t| {
+    on_call("MmMapIoSpace", NULL, |bk, t| {
         match t.mm_map_io_space(pa as u64, n, cached != 0) {
             Ok(va) => window_ptr(&bk.kernel, active(t), va),
             Err(_) => NULL,
@@ -408,7 +410,7 @@ pub extern "C" fn MmMapIoSpace(pa: i64, n: DWORD, cached: u8) -> LPVOID {
 
 #[unsafe(no_mangle)]
 pub extern "C" fn MmUnmapIoSpace(p: LPVOID, n: DWORD) {
-    on_thread((), |bk, t| {
+    on_call("MmUnmapIoSpace", (), |bk, t| {
         let Some(a) = arg(bk, t, p) else { return };
         let _ = t.mm_unmap_io_space(a, n);
     })
@@ -424,7 +426,7 @@ pub unsafe extern "C" fn VirtualSetAttributes(
     mask: DWORD,
     old: *mut DWORD,
 ) -> BOOL {
-    on_thread(0, |bk, t| {
+    on_call("VirtualSetAttributes", 0, |bk, t| {
         let Some(a) = arg(bk, t, a) else { return 0 };
         match t.virtual_set_attributes(
             a,
@@ -453,7 +455,7 @@ pub unsafe extern "C" fn VirtualSetAttributesEx(
     mask: DWORD,
     old: *mut DWORD,
 ) -> BOOL {
-    on_thread(0, |bk, t| {
+    on_call("VirtualSetAttributesEx", 0, |bk, t| {
         let Some(a) = arg(bk, t, a) else { return 0 };
         // SAFETY: a non-NULL lpdwOldFlags is writable host memory.
         let old = unsafe { old.as_mut() };
@@ -471,7 +473,7 @@ pub unsafe extern "C" fn VirtualSetAttributesEx(
 
 #[unsafe(no_mangle)]
 pub extern "C" fn CeVirtualSharedAlloc(a: LPVOID, n: DWORD, action: DWORD) -> LPVOID {
-    on_thread(NULL, |bk, t| {
+    on_call("CeVirtualSharedAlloc", NULL, |bk, t| {
         let Some(a) = arg(bk, t, a) else { return NULL };
         match t.ce_virtual_shared_alloc(a, n, AllocType::from_bits_retain(action)) {
             Ok(va) => window_ptr(&bk.kernel, active(t), va),
@@ -490,7 +492,7 @@ pub unsafe extern "C" fn ReadProcessMemory(
     n: DWORD,
     done: *mut DWORD,
 ) -> BOOL {
-    on_thread(0, |bk, t| {
+    on_call("ReadProcessMemory", 0, |bk, t| {
         let Some(a) = arg(bk, t, base) else { return 0 };
         if buf.is_null() && n != 0 {
             t.set_last_error(ERROR_INVALID_PARAMETER);
@@ -524,7 +526,7 @@ pub unsafe extern "C" fn WriteProcessMemory(
     n: DWORD,
     done: *mut DWORD,
 ) -> BOOL {
-    on_thread(0, |bk, t| {
+    on_call("WriteProcessMemory", 0, |bk, t| {
         let Some(a) = arg(bk, t, base) else { return 0 };
         if buf.is_null() && n != 0 {
             t.set_last_error(ERROR_INVALID_PARAMETER);
@@ -551,7 +553,7 @@ pub unsafe extern "C" fn WriteProcessMemory(
 
 #[unsafe(no_mangle)]
 pub extern "C" fn OpenProcess(access: DWORD, inherit: BOOL, pid: DWORD) -> HANDLE {
-    on_thread(NULL, |_, t| {
+    on_call("OpenProcess", NULL, |_, t| {
         match t.open_process(
             ProcessAccess::from_bits_retain(access),
             inherit != 0,
@@ -565,12 +567,16 @@ pub extern "C" fn OpenProcess(access: DWORD, inherit: BOOL, pid: DWORD) -> HANDL
 
 #[unsafe(no_mangle)]
 pub extern "C" fn CloseHandle(h: HANDLE) -> BOOL {
-    on_thread(0, |_, t| b(t.close_handle(handle(h)).is_ok()))
+    on_call("CloseHandle", 0, |_, t| {
+        b(t.close_handle(handle(h)).is_ok())
+    })
 }
 
 #[unsafe(no_mangle)]
 pub extern "C" fn TerminateProcess(h: HANDLE, code: DWORD) -> BOOL {
-    on_thread(0, |_, t| b(t.terminate_process(handle(h), code).is_ok()))
+    on_call("TerminateProcess", 0, |_, t| {
+        b(t.terminate_process(handle(h), code).is_ok())
+    })
 }
 
 #[unsafe(no_mangle)]
@@ -580,37 +586,43 @@ pub extern "C" fn GetCurrentProcess() -> HANDLE {
 
 #[unsafe(no_mangle)]
 pub extern "C" fn GetCurrentProcessId() -> DWORD {
-    on_thread(0, |_, t| t.current_process_id().0)
+    on_call("GetCurrentProcessId", 0, |_, t| t.current_process_id().0)
 }
 
 #[unsafe(no_mangle)]
 pub extern "C" fn GetCallerVMProcessId() -> DWORD {
-    on_thread(0, |_, t| t.caller_vm_process_id().0)
+    on_call("GetCallerVMProcessId", 0, |_, t| t.caller_vm_process_id().0)
 }
 
 #[unsafe(no_mangle)]
 pub extern "C" fn GetDirectCallerProcessId() -> DWORD {
-    on_thread(0, |_, t| t.direct_caller_process_id().0)
+    on_call("GetDirectCallerProcessId", 0, |_, t| {
+        t.direct_caller_process_id().0
+    })
 }
 
 #[unsafe(no_mangle)]
 pub extern "C" fn GetCallerProcess() -> HANDLE {
-    on_thread(NULL, |_, t| as_handle(t.caller_process()))
+    on_call("GetCallerProcess", NULL, |_, t| {
+        as_handle(t.caller_process())
+    })
 }
 
 #[unsafe(no_mangle)]
 pub extern "C" fn GetOwnerProcess() -> HANDLE {
-    on_thread(NULL, |_, t| as_handle(t.owner_process().0))
+    on_call("GetOwnerProcess", NULL, |_, t| {
+        as_handle(t.owner_process().0)
+    })
 }
 
 #[unsafe(no_mangle)]
 pub extern "C" fn GetLastError() -> DWORD {
-    on_thread(0, |_, t| t.last_error())
+    on_call("GetLastError", 0, |_, t| t.last_error())
 }
 
 #[unsafe(no_mangle)]
 pub extern "C" fn SetLastError(e: DWORD) {
-    on_thread((), |_, t| t.set_last_error(e))
+    on_call("SetLastError", (), |_, t| t.set_last_error(e))
 }
 
 // ---- 5.13 system information -----------------------------------------------------------
@@ -636,7 +648,7 @@ pub unsafe extern "C" fn GetSystemInfo(out: *mut SystemInfo) {
     if out.is_null() {
         return;
     }
-    on_thread((), |bk, t| {
+    on_call("GetSystemInfo", (), |bk, t| {
         let s = t.get_system_info();
         let pid = active(t);
         // SAFETY: a non-NULL lpSystemInfo is writable host memory.
@@ -671,7 +683,7 @@ pub unsafe extern "C" fn GlobalMemoryStatus(out: *mut [DWORD; 8]) {
     if out.is_null() {
         return;
     }
-    on_thread((), |_, t| {
+    on_call("GlobalMemoryStatus", (), |_, t| {
         let m = t.global_memory_status();
         // SAFETY: a non-NULL lpBuffer is a writable MEMORYSTATUS (eight DWORDs).
         unsafe {
@@ -711,7 +723,7 @@ fn open_like(
     src_ptr: LPVOID,
     f: impl FnOnce(&mut Thread, u32) -> Result<u32, cevm::MarshalFailure>,
 ) -> HRESULT {
-    on_thread(E_INVALIDARG, |bk, t| {
+    on_call("GlobalMemoryStatus", E_INVALIDARG, |bk, t| {
         if pp.is_null() {
             return E_INVALIDARG;
         }
@@ -740,7 +752,7 @@ fn free_like(
     src: LPVOID,
     f: impl FnOnce(&mut Thread, u32, u32) -> Result<(), HResult>,
 ) -> HRESULT {
-    on_thread(E_INVALIDARG, |bk, t| {
+    on_call("GlobalMemoryStatus", E_INVALIDARG, |bk, t| {
         let (Some(d), Some(s)) = (guest(&bk.kernel, dest), guest(&bk.kernel, src)) else {
             return E_INVALIDARG;
         };
@@ -808,7 +820,7 @@ pub extern "C" fn CeFlushAsynchronousBuffer(
     cb: DWORD,
     desc: DWORD,
 ) -> HRESULT {
-    on_thread(E_INVALIDARG, |bk, t| {
+    on_call("CeFlushAsynchronousBuffer", E_INVALIDARG, |bk, t| {
         let k = &bk.kernel;
         let (Some(d), Some(s), Some(u)) =
             (guest(k, p_async), guest(k, src), guest(k, src_unmarshalled))

@@ -5,7 +5,7 @@
 
 use std::ffi::{CStr, CString, c_char, c_void};
 
-use cevm::{Context, Mode, Pid};
+use cevm::{Context, ExposurePolicy, Mode, Pid};
 
 use crate::ptr;
 use crate::state::{self, guarded, on_thread};
@@ -23,9 +23,9 @@ pub const CEVM_USER_MODE: DWORD = 0;
 pub const CEVM_KERNEL_MODE: DWORD = 1;
 /// Exposure policy: CE's behaviour (the default).
 pub const CEVM_POLICY_COMPATIBLE: DWORD = 0;
-/// Exposure policy: strict (needs the auditor).
+/// Exposure policy: strict (audit.md: an exposing alias fails with 87).
 pub const CEVM_POLICY_STRICT: DWORD = 1;
-/// Exposure policy: isolate (needs the auditor).
+/// Exposure policy: isolate (audit.md: partial pages get bounce frames).
 pub const CEVM_POLICY_ISOLATE: DWORD = 2;
 
 const ERROR_INVALID_PARAMETER: u32 = 87;
@@ -44,7 +44,7 @@ pub struct cevm_config {
     pub aslr: BOOL,
     /// The ASLR seed.
     pub aslr_seed: ULONGLONG,
-    /// `CEVM_POLICY_COMPATIBLE` (0); the other policies need the auditor.
+    /// `CEVM_POLICY_COMPATIBLE` (0), `CEVM_POLICY_STRICT` (1) or `CEVM_POLICY_ISOLATE` (2).
     pub exposure_policy: DWORD,
 }
 
@@ -90,7 +90,8 @@ fn mode_of(v: DWORD) -> Option<Mode> {
 
 /// Boots a fresh kernel for the whole program, replacing any earlier one; `cfg` NULL or
 /// all zero gives the defaults (64 MiB at 0, no ASLR, host windows on). Returns 0 or a
-/// Win32 error code (87 for a bad field, 50 for a policy that needs the auditor).
+/// Win32 error code (87 for a bad field). A policy other than compatible, or the
+/// environment variable `CEVM_AUDIT`, turns the auditor on.
 ///
 /// # Safety
 /// `cfg` is NULL or points to a readable `cevm_config`.
@@ -101,11 +102,12 @@ pub unsafe extern "C" fn cevm_boot(cfg: *const cevm_config) -> DWORD {
         if !cfg.is_null() {
             // SAFETY: the caller passes NULL or a readable config.
             let c = unsafe { *cfg };
-            match c.exposure_policy {
-                CEVM_POLICY_COMPATIBLE => {}
-                CEVM_POLICY_STRICT | CEVM_POLICY_ISOLATE => return ERROR_NOT_SUPPORTED,
+            config.exposure_policy = match c.exposure_policy {
+                CEVM_POLICY_COMPATIBLE => ExposurePolicy::Compatible,
+                CEVM_POLICY_STRICT => ExposurePolicy::Strict,
+                CEVM_POLICY_ISOLATE => ExposurePolicy::Isolate,
                 _ => return ERROR_INVALID_PARAMETER,
-            }
+            };
             if c.ram_mb != 0 {
                 if c.ram_mb > 4096 {
                     return ERROR_INVALID_PARAMETER;
@@ -326,17 +328,33 @@ pub unsafe extern "C" fn cevm_write(
     })
 }
 
-/// The auditor's findings as JSON lines. Not available yet (the auditor is being built on
-/// its own branch): returns FALSE with last error ERROR_NOT_SUPPORTED and leaves `*json`.
+/// The auditor's findings so far as JSON lines (audit.md, "Output"), freed with
+/// `cevm_free_string`: TRUE and `*json` set; FALSE with ERROR_NOT_SUPPORTED when the kernel
+/// was booted without the auditor (no `CEVM_AUDIT`, compatible policy), or with
+/// ERROR_INVALID_PARAMETER when `json` is NULL.
 ///
 /// # Safety
 /// `json` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn cevm_audit_report(json: *mut *mut c_char) -> BOOL {
-    let _ = json;
-    on_thread(0, |_, t| {
-        t.set_last_error(ERROR_NOT_SUPPORTED);
-        0
+    on_thread(0, |b, t| {
+        if json.is_null() {
+            t.set_last_error(ERROR_INVALID_PARAMETER);
+            return 0;
+        }
+        if !b.kernel.audit_enabled() {
+            t.set_last_error(ERROR_NOT_SUPPORTED);
+            return 0;
+        }
+        let lines: String = b
+            .kernel
+            .audit_findings()
+            .iter()
+            .map(|f| f.to_json() + "\n")
+            .collect();
+        // SAFETY: `json` is writable (checked non-NULL; the caller's contract).
+        unsafe { *json = c_string(lines) };
+        1
     })
 }
 

@@ -47,15 +47,57 @@ fn boot_into(slot: &mut Option<Arc<Booted>>, config: Config) -> Result<(), u32> 
     if windows {
         fault::install_handler();
     }
+    if audit_file().is_some() {
+        static REGISTERED: std::sync::Once = std::sync::Once::new();
+        REGISTERED.call_once(|| {
+            // SAFETY: atexit takes a plain `extern "C" fn()`; the handler only reads the
+            // program's kernel and writes a file, and catches nothing it could unwind.
+            unsafe { libc::atexit(write_audit_report) };
+        });
+    }
     Ok(())
 }
 
-/// The default configuration of the C ABI: 64 MiB at 0, no ASLR, host windows on.
+/// The default configuration of the C ABI: 64 MiB at 0, no ASLR, host windows on, and
+/// the auditor on when the environment names a report file (`CEVM_AUDIT`).
 pub fn default_config() -> Config {
     Config {
         host_windows: true,
+        audit: audit_file().is_some(),
         ..Config::default()
     }
+}
+
+/// The file the auditor's findings go to when the program exits (audit.md, "Output").
+pub fn audit_file() -> Option<std::ffi::OsString> {
+    std::env::var_os("CEVM_AUDIT").filter(|v| !v.is_empty())
+}
+
+/// Writes the findings of the program's kernel to the `CEVM_AUDIT` file (at exit).
+extern "C" fn write_audit_report() {
+    let (Some(path), Ok(b)) = (audit_file(), current()) else {
+        return;
+    };
+    let report = b.kernel.audit_report_json();
+    if let Err(e) = std::fs::write(&path, report) {
+        eprintln!("cevm: cannot write the audit report to {path:?}: {e}");
+    }
+}
+
+/// Numbers the calls the auditor reports (the `seq` of audit.md).
+static CALLS: AtomicU64 = AtomicU64::new(0);
+
+/// [`on_thread`] for a CE call: the auditor learns its number and its name (C has no
+/// script line; audit.md names the call instead).
+pub fn on_call<R: Copy>(
+    name: &'static str,
+    fail: R,
+    f: impl FnOnce(&Booted, &mut Thread) -> R,
+) -> R {
+    on_thread(fail, |b, t| {
+        t.set_call_site(CALLS.fetch_add(1, Ordering::Relaxed) + 1, name);
+        f(b, t)
+    })
 }
 
 /// The current kernel, booting one with the defaults when none was booted yet.

@@ -207,6 +207,11 @@ impl crate::kernel::Kernel {
         out
     }
 
+    /// Whether the kernel was booted with the auditor on.
+    pub fn audit_enabled(&self) -> bool {
+        self.auditor().is_some()
+    }
+
     /// The exposure policy the kernel was booted with.
     pub fn exposure_policy(&self) -> ExposurePolicy {
         self.auditor()
