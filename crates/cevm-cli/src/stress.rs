@@ -4,9 +4,10 @@
 //! RAM frame must be free again.
 //!
 //! The data is checked as well as the counts. Each worker also commits pages of its own in
-//! the shared processes (fresh `VirtualAlloc(0, n, MEM_COMMIT)`: neither an alias nor
-//! auto-commit, and never named in the shared list, so no other worker touches them through
-//! the API), checks that they read as zero when first read, fills them with its tag (worker
+//! a process of its own (fresh `VirtualAlloc(0, n, MEM_COMMIT)`: neither an alias nor
+//! auto-commit, in a process never named to the other workers, so no other worker touches
+//! them through the API, not even through an address a shared region had before it was
+//! released and reused), checks that they read as zero when first read, fills them with its tag (worker
 //! number and a counter) and verifies the tag later. A fresh page that is not all zero, or a
 //! page that holds anything but its owner's last tag, is a data violation: a write (or a
 //! read) that reached a frame after it was handed to a new owner. Pages whose process was
@@ -214,6 +215,12 @@ struct Worker {
     counter: u64,
     /// The worker's own allocations, with the tag each last received.
     owned: Vec<Owned>,
+    /// The process the worker's own pages live in: its own, never named to the other
+    /// workers, so no other worker can write there on purpose (a shared region's address,
+    /// released and reused for an own page, would otherwise take a legitimate write from
+    /// a worker that picked the region before it went). A frame freed anywhere and reused
+    /// here is still caught.
+    own_process: Option<Pid>,
     data_checks: u64,
     data_violations: u64,
     dirty_fresh_pages: u64,
@@ -294,7 +301,7 @@ impl Worker {
         }
         let h = Handle::from(pid);
         match self.rng.below(15) {
-            12 => self.own_new(pid),
+            12 => self.own_new(),
             13 => self.verify_one(),
             14 => self.release_one(),
             0..=2 => {
@@ -439,6 +446,7 @@ impl Worker {
             id,
             counter: 0,
             owned: Vec::new(),
+            own_process: None,
             data_checks: 0,
             data_violations: 0,
             dirty_fresh_pages: 0,
@@ -470,13 +478,23 @@ impl Worker {
 
     /// Commits 1 to 4 fresh pages in `pid` (the thread is in it), checks they read as zero,
     /// and tags them.
-    fn own_new(&mut self, pid: Pid) {
+    fn own_new(&mut self) {
         if self.owned.len() >= MAX_OWNED {
             self.release_one();
-            // Releasing entered the released pages' process; come back.
-            if self.t.enter(pid, Mode::Kernel, None).is_err() {
-                return;
+        }
+        let pid = match self.own_process {
+            Some(p) => p,
+            None => {
+                let p = self.kernel.create_process(&format!("own{}.exe", self.id));
+                let Some(p) = self.count(p) else {
+                    return;
+                };
+                self.own_process = Some(p);
+                p
             }
+        };
+        if self.t.enter(pid, Mode::Kernel, None).is_err() {
+            return;
         }
         let pages = 1 + self.rng.below(4) as u32;
         let r = self
