@@ -658,8 +658,8 @@ mod tests {
         .unwrap();
         let pid = kernel.create_process("p.exe").unwrap();
         let mut w = Worker::new(kernel.clone(), Arc::default(), 3, 1);
-        w.t.enter(pid, Mode::Kernel, None).unwrap();
-        w.own_new(pid);
+        w.own_process = Some(pid);
+        w.own_new();
         assert_eq!(w.owned.len(), 1, "{:?}", w.data_examples);
         assert_eq!(w.data_violations, 0);
         (kernel, pid, w)
