@@ -719,11 +719,12 @@ fn handed(bk: &Booted, t: &Thread, src_ptr: LPVOID, src: u32, out: u32) -> LPVOI
 }
 
 fn open_like(
+    name: &'static str,
     pp: *mut LPVOID,
     src_ptr: LPVOID,
     f: impl FnOnce(&mut Thread, u32) -> Result<u32, cevm::MarshalFailure>,
 ) -> HRESULT {
-    on_call("GlobalMemoryStatus", E_INVALIDARG, |bk, t| {
+    on_call(name, E_INVALIDARG, |bk, t| {
         if pp.is_null() {
             return E_INVALIDARG;
         }
@@ -748,11 +749,12 @@ fn open_like(
 }
 
 fn free_like(
+    name: &'static str,
     dest: LPVOID,
     src: LPVOID,
     f: impl FnOnce(&mut Thread, u32, u32) -> Result<(), HResult>,
 ) -> HRESULT {
-    on_call("GlobalMemoryStatus", E_INVALIDARG, |bk, t| {
+    on_call(name, E_INVALIDARG, |bk, t| {
         let (Some(d), Some(s)) = (guest(&bk.kernel, dest), guest(&bk.kernel, src)) else {
             return E_INVALIDARG;
         };
@@ -771,7 +773,7 @@ pub unsafe extern "C" fn CeOpenCallerBuffer(
     desc: DWORD,
     force_duplicate: BOOL,
 ) -> HRESULT {
-    open_like(pp_dest, src, |t, s| {
+    open_like("CeOpenCallerBuffer", pp_dest, src, |t, s| {
         t.ce_open_caller_buffer(s, cb, ArgDescriptor(desc), force_duplicate != 0)
     })
 }
@@ -783,7 +785,7 @@ pub extern "C" fn CeCloseCallerBuffer(
     cb: DWORD,
     desc: DWORD,
 ) -> HRESULT {
-    free_like(dest, src, |t, d, s| {
+    free_like("CeCloseCallerBuffer", dest, src, |t, d, s| {
         t.ce_close_caller_buffer(d, s, cb, ArgDescriptor(desc))
     })
 }
@@ -795,7 +797,7 @@ pub unsafe extern "C" fn CeAllocAsynchronousBuffer(
     cb: DWORD,
     desc: DWORD,
 ) -> HRESULT {
-    open_like(pp_async, src, |t, s| {
+    open_like("CeAllocAsynchronousBuffer", pp_async, src, |t, s| {
         t.ce_alloc_asynchronous_buffer(s, cb, ArgDescriptor(desc))
     })
 }
@@ -807,7 +809,7 @@ pub extern "C" fn CeFreeAsynchronousBuffer(
     cb: DWORD,
     desc: DWORD,
 ) -> HRESULT {
-    free_like(p_async, src, |t, d, s| {
+    free_like("CeFreeAsynchronousBuffer", p_async, src, |t, d, s| {
         t.ce_free_asynchronous_buffer(d, s, cb, ArgDescriptor(desc))
     })
 }
@@ -841,7 +843,7 @@ pub unsafe extern "C" fn CeAllocDuplicateBuffer(
     cb: DWORD,
     desc: DWORD,
 ) -> HRESULT {
-    open_like(pp_dest, src, |t, s| {
+    open_like("CeAllocDuplicateBuffer", pp_dest, src, |t, s| {
         t.ce_alloc_duplicate_buffer(s, cb, ArgDescriptor(desc))
     })
 }
@@ -853,7 +855,7 @@ pub extern "C" fn CeFreeDuplicateBuffer(
     cb: DWORD,
     desc: DWORD,
 ) -> HRESULT {
-    free_like(dest, src, |t, d, s| {
+    free_like("CeFreeDuplicateBuffer", dest, src, |t, d, s| {
         t.ce_free_duplicate_buffer(d, s, cb, ArgDescriptor(desc))
     })
 }
