@@ -335,34 +335,36 @@ impl Thread {
     /// can be filled with, a translation allowing `perm`; false sends the access down the
     /// full path (page crossing, guard, auto-commit, fault), which holds the space locks
     /// while it copies.
-    ///
-    /// The copy runs inside the thread's access window (`grace.rs`): a frame this
-    /// translation names is not handed to a new owner until the window is closed.
     #[inline]
     fn cached(&self, a: u32, perm: u32, mut buf: Direction<'_>) -> bool {
-        let len = buf.len() as u32;
+        self.copy_in_window(a, perm, &mut buf) || self.fill_then_retry(a, perm, &mut buf)
+    }
+
+    /// One look in the translation cache inside the thread's access window (`grace.rs`),
+    /// and the copy when it hits: a frame the translation names is not handed to a new
+    /// owner until the window is closed.
+    #[inline(always)]
+    fn copy_in_window(&self, a: u32, perm: u32, buf: &mut Direction<'_>) -> bool {
         self.slot.enter();
         let generation = self.generation.load(Ordering::Relaxed);
-        if let Some(h) = self.tlb.lookup(generation, a, len, perm) {
+        let hit = self.tlb.lookup(generation, a, buf.len() as u32, perm);
+        if let Some(h) = hit {
             // SAFETY: the cache holds only translations of committed frames (RAM arena or
             // device buffer, mapped for the kernel's lifetime) and `lookup` checked that
-            // the `len` bytes lie in the page; the window is open.
-            unsafe { copy_cached(h.as_ptr(), buf) };
-            self.slot.leave();
-            return true;
+            // the bytes lie in the page; the window is open.
+            unsafe { copy_cached(h.as_ptr(), buf.reborrow()) };
         }
         self.slot.leave();
-        self.fill_then_retry(a, perm, &mut buf)
+        hit.is_some()
     }
 
     /// A miss: translate under the space lock, cache the result under the generation
-    /// read before the entry, then try the window once more. The retry hits only when
-    /// nothing was revoked since, so a translation filled outside the window is never
-    /// used after a revocation it did not see.
+    /// read before the entry, then look once more inside the window. The second look hits
+    /// only when nothing was revoked since, so a translation filled outside the window is
+    /// never used after a revocation it did not see.
     #[inline(never)]
     fn fill_then_retry(&self, a: u32, perm: u32, buf: &mut Direction<'_>) -> bool {
-        let len = buf.len() as u32;
-        if (a & 0xFFF) + len > 0x1000 {
+        if (a & 0xFFF) + buf.len() as u32 > 0x1000 {
             return false;
         }
         let filled_at = self.generation.load(Ordering::Acquire);
@@ -370,19 +372,7 @@ impl Thread {
             return false;
         };
         self.tlb.insert(filled_at, a, perms, host);
-        if perms & perm == 0 {
-            return false;
-        }
-        self.slot.enter();
-        let generation = self.generation.load(Ordering::Relaxed);
-        if let Some(h) = self.tlb.lookup(generation, a, len, perm) {
-            // SAFETY: as in `cached`.
-            unsafe { copy_cached(h.as_ptr(), buf.reborrow()) };
-            self.slot.leave();
-            return true;
-        }
-        self.slot.leave();
-        false
+        perms & perm != 0 && self.copy_in_window(a, perm, buf)
     }
 
     fn load<const N: usize>(&self, a: u32, kind: AccessKind) -> Result<[u8; N], Exception> {
