@@ -384,6 +384,14 @@ impl AddressSpace {
         frames
     }
 
+    /// Gives back the references of entries this space just cleared: its host windows let
+    /// go of the frames first, so no window maps a frame the pool may hand out again.
+    /// Called with the space still locked, so no observer sees counts without entries.
+    pub fn release_cleared(&mut self, phys: &crate::phys::PhysicalMemory, refs: FrameRefs) {
+        self.table.sync_windows();
+        phys.release(refs);
+    }
+
     /// Commits the pages from `first` with `frames` (one page each, in order) and `prot`;
     /// the entries take over the references.
     pub fn commit_frames(

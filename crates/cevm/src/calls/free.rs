@@ -123,10 +123,7 @@ impl Thread {
             }
             frames
         };
-        // Still under the space lock, so no observer sees counts without their entries;
-        // host windows let go of the frames first.
-        space.table.sync_windows();
-        self.kernel.memory().release(frames);
+        space.release_cleared(self.kernel.memory(), frames);
         Ok(())
     }
 }
