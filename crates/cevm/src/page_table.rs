@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::pte::Pte;
-use crate::windows::{Hook, Leaves};
+use crate::windows::{Hook, Leaves, Shape};
 
 const ENTRIES: usize = 1024;
 
@@ -61,6 +61,12 @@ impl PageTable {
         self.windows.as_deref_mut()
     }
 
+    /// Whether host windows show this table.
+    #[inline]
+    pub(crate) fn shows_windows(&self) -> bool {
+        self.windows.is_some()
+    }
+
     /// The windows hook, when host windows are on.
     pub(crate) fn windows(&self) -> Option<&Hook> {
         self.windows.as_deref()
@@ -87,10 +93,12 @@ impl PageTable {
         }
     }
 
+    /// Notes a change for the host windows; `shape` (asked only when windows are on) is
+    /// what the writer knows of the entries it wrote.
     #[inline]
-    fn mark(&mut self, va: u32, pages: u32) {
+    fn mark(&mut self, va: u32, pages: u32, shape: impl FnOnce() -> Shape) {
         if let Some(h) = self.windows.as_deref_mut()
-            && h.mark(va, pages)
+            && h.mark(va, pages, shape())
         {
             self.sync_windows();
         }
@@ -121,7 +129,7 @@ impl PageTable {
                     self.shoot_down();
                 }
                 if old != e {
-                    self.mark(va, 1);
+                    self.mark(va, 1, || Shape::Unknown);
                 }
             }
             None if e.is_free() => {}
@@ -129,7 +137,7 @@ impl PageTable {
                 let mut leaf = Box::new([Pte::FREE; ENTRIES]);
                 leaf[i] = e;
                 *slot = Some(leaf);
-                self.mark(va, 1);
+                self.mark(va, 1, || Shape::Unknown);
             }
         }
     }
@@ -153,7 +161,13 @@ impl PageTable {
     /// Lets `f` rewrite the entries of each piece of `[first, first + count pages)` that
     /// lies in one second-level table, in order, allocating tables as needed. The range
     /// must not pass 4 GiB.
-    pub fn update_runs(&mut self, first: u32, count: u32, mut f: impl FnMut(u32, &mut [Pte])) {
+    pub fn update_runs(
+        &mut self,
+        first: u32,
+        count: u32,
+        shape: impl FnOnce() -> Shape,
+        mut f: impl FnMut(u32, &mut [Pte]),
+    ) {
         let mut va = u64::from(first & !0xFFF);
         let end = va + u64::from(count) * 0x1000;
         let mut had_committed = false;
@@ -171,16 +185,18 @@ impl PageTable {
         if had_committed {
             self.shoot_down();
         }
-        self.mark(first, count);
+        self.mark(first, count, shape);
     }
 
     /// Lets `f` fill the entries of each piece of `[first, first + count pages)`, none of
     /// them committed (a range just placed, or reserved pages being committed): nothing
     /// can be revoked, so there is no scan for committed entries and no shoot-down.
+    /// `shape` says what `f` writes, for the host windows.
     pub fn fill_uncommitted_runs(
         &mut self,
         first: u32,
         count: u32,
+        shape: impl FnOnce() -> Shape,
         mut f: impl FnMut(u32, &mut [Pte]),
     ) {
         let mut va = u64::from(first & !0xFFF);
@@ -198,12 +214,19 @@ impl PageTable {
             va += (n as u64) * 0x1000;
         }
         // Nothing was revoked, but the host windows must show what was filled in.
-        self.mark(first, count);
+        self.mark(first, count, shape);
     }
 
-    /// Lets `f` rewrite each entry of `[first, first + count pages)` with its address.
-    pub fn update_range(&mut self, first: u32, count: u32, mut f: impl FnMut(u32, &mut Pte)) {
-        self.update_runs(first, count, |va, run| {
+    /// Lets `f` rewrite each entry of `[first, first + count pages)` with its address;
+    /// `shape` says what `f` writes, for the host windows.
+    pub fn update_range(
+        &mut self,
+        first: u32,
+        count: u32,
+        shape: impl FnOnce() -> Shape,
+        mut f: impl FnMut(u32, &mut Pte),
+    ) {
+        self.update_runs(first, count, shape, |va, run| {
             for (k, e) in run.iter_mut().enumerate() {
                 f(va.wrapping_add((k as u32) << 12), e);
             }

@@ -352,10 +352,13 @@ impl PhysicalMemory {
         pool.hint = w;
         let index = |p: &Pfn| (p.0 - self.ram_first.0) as usize;
         self.end_grace_if_any(&mut pool, out[start..].iter().map(index));
-        for p in &out[start..] {
+        let first = out[0].0;
+        let mut off = 0;
+        for (k, p) in out[start..].iter().enumerate() {
+            off |= p.0 ^ (first + k as u64);
             self.take(&mut pool, index(p));
         }
-        Some(FrameRefs::owning(out))
+        Some(FrameRefs::owning_known(out, off == 0))
     }
 
     /// Ends the grace period of every deferred frame when any of `frames` is deferred:
@@ -407,8 +410,9 @@ impl PhysicalMemory {
                     for j in i..i + count {
                         self.take(&mut pool, j);
                     }
-                    return Some(FrameRefs::owning(
+                    return Some(FrameRefs::owning_known(
                         (i..i + count).map(|j| self.ram_pfn(j)).collect(),
+                        true,
                     ));
                 }
             }
@@ -422,6 +426,17 @@ impl PhysicalMemory {
     pub fn take_refs(&self, pfns: Vec<Pfn>) -> FrameRefs {
         self.add_refs(&pfns);
         FrameRefs::owning(pfns)
+    }
+
+    /// As [`take_refs`](Self::take_refs), for frames the caller knows to be consecutive
+    /// (or not).
+    pub fn take_refs_known(&self, pfns: Vec<Pfn>, consecutive: bool) -> FrameRefs {
+        debug_assert!(
+            !consecutive || pfns.windows(2).all(|w| w[1].0 == w[0].0 + 1),
+            "frames said to be consecutive are not"
+        );
+        self.add_refs(&pfns);
+        FrameRefs::owning_known(pfns, consecutive)
     }
 
     fn add_refs(&self, pfns: &[Pfn]) {

@@ -12,6 +12,7 @@ use crate::layout::{Layout, SHARED_HEAP_BASE, SHARED_HEAP_END};
 use crate::origin::Origin;
 use crate::page_table::PageTable;
 use crate::pte::{Pte, ReserveKind};
+use crate::windows::Shape;
 
 /// One reservation: its block-aligned base and the byte size the caller asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -317,7 +318,7 @@ impl AddressSpace {
         let e = Pte::reserved(kind);
         // A new reservation covers free pages only.
         self.table
-            .fill_uncommitted_runs(base, pages, |_, run| run.fill(e));
+            .fill_uncommitted_runs(base, pages, || Shape::Closed, |_, run| run.fill(e));
         self.records.insert(base, r);
     }
 
@@ -336,19 +337,33 @@ impl AddressSpace {
         let reserved = Pte::reserved(r.kind);
         let template = Pte::committed(crate::phys::Pfn(0), prot, true);
         // A placed reservation covers free pages only.
-        self.table
-            .fill_uncommitted_runs(r.base, lead, |_, run| run.fill(reserved));
+        self.table.fill_uncommitted_runs(
+            r.base,
+            lead,
+            || Shape::Closed,
+            |_, run| run.fill(reserved),
+        );
+        let mapped = frames.len() as u32;
+        let shape = self.run_shape(&frames, template);
         let mut rest = frames.install();
-        self.table
-            .fill_uncommitted_runs(first_mapped, pages - lead, |_, run| {
-                let mut placed = 0;
+        self.table.fill_uncommitted_runs(
+            first_mapped,
+            mapped,
+            || shape,
+            |_, run| {
                 for (e, pfn) in run.iter_mut().zip(rest.by_ref()) {
                     *e = template.with_pfn(pfn);
-                    placed += 1;
                 }
-                run[placed..].fill(reserved);
-            });
+            },
+        );
         debug_assert!(rest.next().is_none(), "more frames than alias pages");
+        let tail = first_mapped + mapped * PAGE_SIZE;
+        self.table.fill_uncommitted_runs(
+            tail,
+            pages - lead - mapped,
+            || Shape::Closed,
+            |_, run| run.fill(reserved),
+        );
         self.records.insert(r.base, r);
     }
 
@@ -368,12 +383,17 @@ impl AddressSpace {
             }
         }
         let pages = ((r.page_end() - u64::from(base)) / u64::from(PAGE_SIZE)) as u32;
-        self.table.update_range(base, pages, |_, e| {
-            if e.is_committed() {
-                frames.push(e.pfn());
-            }
-            *e = Pte::FREE;
-        });
+        self.table.update_range(
+            base,
+            pages,
+            || Shape::Closed,
+            |_, e| {
+                if e.is_committed() {
+                    frames.push(e.pfn());
+                }
+                *e = Pte::FREE;
+            },
+        );
         if (SHARED_HEAP_BASE..SHARED_HEAP_END).contains(&base) {
             if base < self.shared_cursor {
                 self.shared_cursor = base;
@@ -403,13 +423,34 @@ impl AddressSpace {
     ) {
         let count = frames.len() as u32;
         let template = Pte::committed(crate::phys::Pfn(0), prot, mapped);
+        let shape = self.run_shape(&frames, template);
         let mut next = frames.install();
         // The pages are reserved, not committed: nothing is revoked.
-        self.table.fill_uncommitted_runs(first, count, |_, run| {
-            for (e, pfn) in run.iter_mut().zip(next.by_ref()) {
-                *e = template.with_pfn(pfn);
-            }
-        });
+        self.table.fill_uncommitted_runs(
+            first,
+            count,
+            || shape,
+            |_, run| {
+                for (e, pfn) in run.iter_mut().zip(next.by_ref()) {
+                    *e = template.with_pfn(pfn);
+                }
+            },
+        );
+    }
+
+    /// What the entries `template` with `frames` will be, for the host windows (looked at
+    /// only when they are on): one run when the frames are known to be consecutive.
+    fn run_shape(&self, frames: &FrameRefs, template: Pte) -> Shape {
+        if !self.table.shows_windows() {
+            return Shape::Unknown;
+        }
+        match frames.consecutive() {
+            Some(first) => Shape::Run {
+                pfn: first.0,
+                entry: template.with_pfn(first),
+            },
+            None => Shape::Unknown,
+        }
     }
 
     /// Whether any lock record covers a page of `[first, first + pages)`.

@@ -174,6 +174,11 @@ impl Thread {
                 format!("not enough free RAM to commit {missing} pages"),
             )
         })?;
+        if missing == pages as usize {
+            // Nothing committed yet: one fill, which host windows map as one run.
+            space.commit_frames(first, frames, prot, false);
+            return Ok(first);
+        }
         let mut fresh = frames.install();
         for va in AddressSpace::pages(first, pages) {
             let e = space.table.get(va);

@@ -114,6 +114,10 @@ impl Thread {
             .ok_or_else(no_room)?;
         // 6. The source frames: physical, static, or touched as a thread would.
         let mut frames = Vec::with_capacity(pages as usize);
+        // Whether the frames are known to be consecutive, so the host windows map the
+        // alias as one run without reading it back: physical and static sources always
+        // are; a virtual source when one run of its own window covers it.
+        let mut consecutive = true;
         let found = if physical {
             k.physical_frames(full & !0xFFF, pages, &mut frames)
         } else if let Some(pa) = k.static_range(p, 1) {
@@ -126,16 +130,20 @@ impl Thread {
             } else {
                 AccessKind::Read
             };
-            k.touch_pages(
-                &mut spaces,
-                &src_proc,
-                p,
-                pages,
-                kind,
-                Mode::Kernel,
-                &mut frames,
-            )
-            .is_ok()
+            let touched = k
+                .touch_pages(
+                    &mut spaces,
+                    &src_proc,
+                    p,
+                    pages,
+                    kind,
+                    Mode::Kernel,
+                    &mut frames,
+                )
+                .is_ok();
+            let source = &spaces.holding(src_proc.pid(), p).table;
+            consecutive = source.windows().is_some_and(|h| h.one_run(p, pages));
+            touched
         };
         // 8. Any failure from here on reports ERROR_NOT_ENOUGH_MEMORY.
         if !found {
@@ -168,7 +176,7 @@ impl Thread {
         let space = spaces.get(dst_proc.pid());
         let base = space.take(place);
         let first_page = base + (bo - po);
-        let refs = k.memory().take_refs(frames);
+        let refs = k.memory().take_refs_known(frames, consecutive);
         let (frames, pin) = if plan.is_empty() {
             // No bounce page (every alias but an isolated exposing one): the frames go to
             // the entries as they are, with no extra pass.

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
 pub use fault::WindowFault;
 pub(crate) use reserve::WindowRange;
-pub(crate) use sync::{Hook, Leaves, Side};
+pub(crate) use sync::{Hook, Leaves, Shape, Side};
 
 use crate::error::{Error, Result};
 use crate::kernel::Kernel;
