@@ -140,8 +140,13 @@ impl Harness {
             thread: kernel.thread(),
             other: kernel.thread(),
             side: kernel.thread(),
+            // With host windows the kernel's allocator prefers runs of frames; the model
+            // follows the same rule.
+            model: Model {
+                prefer_runs: kernel.window(kernel.kernel_pid()).is_some(),
+                ..Model::boot(cfg)
+            },
             kernel,
-            model: Model::boot(cfg),
             rets: Vec::new(),
             opened: Vec::new(),
             trace: Vec::new(),

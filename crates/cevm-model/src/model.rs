@@ -346,7 +346,14 @@ pub struct Model {
     pub last_error: u32,
     /// Live duplicates by (process holding it, pointer handed out).
     pub dups: BTreeMap<(u32, u32), Dup>,
+    /// Host windows are on: a multi-frame allocation takes the lowest run of consecutive
+    /// free frames among the first [`RUNS_LOOKED_AT`] free runs, when one is long enough.
+    pub prefer_runs: bool,
 }
+
+/// Free runs a multi-frame allocation looks at (with host windows) before it settles for
+/// the lowest free frames.
+pub const RUNS_LOOKED_AT: usize = 256;
 
 impl Model {
     /// A booted model: RAM, devices and NK.EXE (no user process yet).
@@ -412,6 +419,7 @@ impl Model {
             locks: Vec::new(),
             last_error: 0,
             dups: BTreeMap::new(),
+            prefer_runs: false,
         }
     }
 
@@ -448,8 +456,12 @@ impl Model {
         if (free.len() as u64) < count {
             return None;
         }
+        let chosen: Vec<usize> = match self.run_of(&free, count as usize) {
+            Some(first) => (first..first + count as usize).collect(),
+            None => free.iter().take(count as usize).copied().collect(),
+        };
         let mut out = Vec::new();
-        for &i in free.iter().take(count as usize) {
+        for &i in &chosen {
             let pfn = self.ram_first + i as u64;
             self.refs[i] = 1;
             self.data.insert(pfn, vec![Some(0); PAGE as usize]);
@@ -457,6 +469,30 @@ impl Model {
             out.push(pfn);
         }
         Some(out)
+    }
+
+    /// With `prefer_runs` and more than one frame: the first frame of the lowest maximal
+    /// run of free frames (`free`, ascending) at least `count` long, among the first
+    /// [`RUNS_LOOKED_AT`] such runs.
+    fn run_of(&self, free: &[usize], count: usize) -> Option<usize> {
+        if !self.prefer_runs || count < 2 {
+            return None;
+        }
+        let mut runs = 0;
+        let mut k = 0;
+        while k < free.len() && runs < RUNS_LOOKED_AT {
+            let start = free[k];
+            let mut len = 1;
+            while k + len < free.len() && free[k + len] == start + len {
+                len += 1;
+            }
+            if len >= count {
+                return Some(start);
+            }
+            runs += 1;
+            k += len;
+        }
+        None
     }
 
     /// The lowest run of `count` free frames whose physical address has no bit of `mask`

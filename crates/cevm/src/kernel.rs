@@ -35,7 +35,9 @@ pub struct Config {
     pub exposure_policy: crate::audit::ExposurePolicy,
     /// Show every process's address space as host memory (`Kernel::window`; Linux only).
     /// Default off, unless the environment variable `CEVM_HOST_WINDOWS` is `1` (how the
-    /// whole test suite is run with windows on).
+    /// whole test suite is run with windows on). With windows on, a request for several
+    /// frames takes the lowest run of consecutive free frames when one is found among
+    /// the lowest 256 free runs (one host mapping), instead of the lowest free frames.
     pub host_windows: bool,
     /// The most host mappings the windows may make (`None`: derived from the host's
     /// `vm.max_map_count`); tests set a small one.
@@ -134,6 +136,7 @@ impl Kernel {
             config.ram_bytes,
             config.resident_free_frames,
             readers.clone(),
+            config.host_windows,
         )
         .map_err(|e| Error::no_memory("host", format!("cannot map host memory for RAM: {e}")))?;
         let mut table = ProcessTable::new();

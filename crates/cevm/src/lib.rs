@@ -121,6 +121,7 @@ mod error;
 mod flags;
 mod frame_refs;
 mod frames;
+mod free_runs;
 mod grace;
 mod host_range;
 mod hresult;

@@ -101,6 +101,9 @@ pub struct PhysicalMemory {
     punch_threshold: usize,
     /// The threads whose accesses a freed frame's grace period waits for.
     readers: Arc<Readers>,
+    /// Multi-frame allocations take the lowest run of consecutive free frames when one
+    /// is found ([`crate::free_runs`]): host windows map such a run with one mapping.
+    prefer_runs: bool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -114,6 +117,7 @@ impl PhysicalMemory {
         bytes: u64,
         punch_threshold: usize,
         readers: Arc<Readers>,
+        prefer_runs: bool,
     ) -> std::io::Result<Self> {
         let frames = (bytes / u64::from(PAGE_SIZE)) as usize;
         let arena = Arena::new(frames * PAGE_SIZE as usize)?;
@@ -141,6 +145,7 @@ impl PhysicalMemory {
             devices: RwLock::new(Vec::new()),
             punch_threshold,
             readers,
+            prefer_runs,
         })
     }
 
@@ -322,8 +327,9 @@ impl PhysicalMemory {
         Self::count_down(&mut pool.fail_countdown)
     }
 
-    /// Hands out `count` zeroed frames, each with one reference, lowest free frames first;
-    /// all or nothing (`None`: not enough free frames).
+    /// Hands out `count` zeroed frames, each with one reference, lowest free frames first
+    /// (with `prefer_runs`, the lowest run of `count` consecutive free frames when one is
+    /// found); all or nothing (`None`: not enough free frames).
     pub fn alloc(&self, count: usize) -> Option<FrameRefs> {
         let mut pool = lock(&self.pool);
         if count == 0 {
@@ -331,6 +337,20 @@ impl PhysicalMemory {
         }
         if Self::injected_failure(&mut pool) || pool.free_count < count {
             return None;
+        }
+        if self.prefer_runs
+            && count > 1
+            && let Some(i) =
+                crate::free_runs::lowest_free_run(&pool.free, pool.hint * 64, self.frames, count)
+        {
+            self.end_grace_if_any(&mut pool, i..i + count);
+            for j in i..i + count {
+                self.take(&mut pool, j);
+            }
+            return Some(FrameRefs::owning_known(
+                (i..i + count).map(|j| self.ram_pfn(j)).collect(),
+                true,
+            ));
         }
         let mut out = Vec::with_capacity(count);
         let start = 0;
@@ -575,7 +595,7 @@ mod tests {
     use super::*;
 
     fn pool(frames: u64) -> PhysicalMemory {
-        PhysicalMemory::new(0, frames * 4096, 0, Readers::new()).unwrap()
+        PhysicalMemory::new(0, frames * 4096, 0, Readers::new(), false).unwrap()
     }
 
     #[test]
@@ -671,7 +691,7 @@ mod tests {
         let readers = Readers::new();
         let reader = readers.register();
         let _allocator = readers.register();
-        let pm = Arc::new(PhysicalMemory::new(0, 4 * 4096, 0, readers).unwrap());
+        let pm = Arc::new(PhysicalMemory::new(0, 4 * 4096, 0, readers, false).unwrap());
         let v = pm.alloc(1).unwrap();
         // A thread is inside an access through an old translation of the frame when the
         // frame's last mapping goes away.

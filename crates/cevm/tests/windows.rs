@@ -461,3 +461,42 @@ fn releasing_one_of_two_reservations_sharing_a_run_keeps_the_other_mapped() {
     assert_eq!(probe::read(at(&w.kernel, w.app, b + 0x10)), Some(0x5B));
     assert!(probe::can_write(at(&w.kernel, w.app, b + 0xFFFF)));
 }
+
+/// With windows the allocator prefers consecutive frames: a commit on a pool with a
+/// one-frame hole below takes the lowest run long enough, so it is one host mapping
+/// (lowest-first would take the hole and make two).
+#[test]
+fn a_commit_over_a_fragmented_pool_takes_consecutive_frames_and_is_one_mapping() {
+    let mut w = world();
+    w.kmode(w.app);
+    let pages: Vec<u32> = (0..3)
+        .map(|_| w.t.virtual_alloc(0, 0x1000, COMMIT, RW).unwrap())
+        .collect();
+    let frame = |w: &mut World, va: u32| {
+        let f =
+            w.t.lock_pages(va, 0x1000, cevm::LockFlags::empty())
+                .unwrap()[0];
+        w.t.unlock_pages(va, 0x1000).unwrap();
+        f
+    };
+    let hole = frame(&mut w, pages[1]);
+    assert_eq!(
+        frame(&mut w, pages[2]),
+        hole + 0x1000,
+        "fresh commits follow on"
+    );
+    w.t.virtual_free(pages[1], 0, AllocType::RELEASE).unwrap();
+    let m0 = w.kernel.window_stats().mappings;
+    let big = w.t.virtual_alloc(0, 0x4000, COMMIT, RW).unwrap();
+    assert_eq!(w.kernel.window_stats().mappings, m0 + 1);
+    let got: Vec<u64> = (0..4).map(|i| frame(&mut w, big + i * 0x1000)).collect();
+    assert!(
+        !got.contains(&hole),
+        "the hole is left for a smaller request"
+    );
+    assert!(got.windows(2).all(|p| p[1] == p[0] + 0x1000), "{got:x?}");
+    // A one-page request still takes the lowest free frame: the hole.
+    let one = w.t.virtual_alloc(0, 0x1000, COMMIT, RW).unwrap();
+    assert_eq!(frame(&mut w, one), hole);
+    w.check();
+}
