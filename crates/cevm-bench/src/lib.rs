@@ -6,6 +6,8 @@
 
 pub mod cases;
 mod measure;
+/// Host windows are Linux only (memfd).
+#[cfg(target_os = "linux")]
 pub mod windows;
 
 pub use measure::{Figure, Scale, run_all};

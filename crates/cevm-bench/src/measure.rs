@@ -71,6 +71,7 @@ pub fn run_all(scale: Scale) -> Vec<Figure> {
     out.extend(cases::process_memory(r, q));
     out.extend(cases::alloc_free(r, q));
     out.extend(cases::marshal(r, q));
+    #[cfg(target_os = "linux")]
     out.extend(crate::windows::windows(r, q));
     out
 }

@@ -8,7 +8,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+#[cfg(target_os = "linux")]
+use std::io::Write;
+use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 

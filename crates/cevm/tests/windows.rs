@@ -1,6 +1,7 @@
 //! Host windows: each window shows exactly what a kernel-mode thread of its process may
 //! reach (semantics.md §6), an alias and its source are one host page, revocation is
 //! synchronous, the fault path follows §6, and the mapping budget is honoured.
+#![cfg(target_os = "linux")]
 
 mod common;
 #[path = "windows_probe.rs"]

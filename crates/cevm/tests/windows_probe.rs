@@ -1,6 +1,7 @@
 //! Probing host pages without faulting, for the window tests: `process_vm_readv` and
 //! `process_vm_writev` on the own process fail with EFAULT on a page the host would not
 //! let this process read (or write), instead of raising SIGSEGV.
+#![cfg(target_os = "linux")]
 #![allow(dead_code)]
 
 /// Whether the byte at `p` can be read.

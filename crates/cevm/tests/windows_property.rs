@@ -5,6 +5,7 @@
 //! Half the cases run with a budget of 8 mappings: an allowed page the budget left
 //! unmapped must be served by the fault path (`Retry`, then accessible). `PROPTEST_CASES=N`
 //! runs more cases.
+#![cfg(target_os = "linux")]
 
 #[path = "windows_probe.rs"]
 mod probe;

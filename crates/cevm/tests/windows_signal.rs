@@ -2,6 +2,7 @@
 //! stores through a window meet auto-commit pages and pages the budget left unmapped,
 //! the handler calls `resolve_window_fault`, and the access completes on its retry.
 //! (Its own test binary: the handler is process-wide.)
+#![cfg(target_os = "linux")]
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};

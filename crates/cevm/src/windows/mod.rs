@@ -6,6 +6,10 @@
 //! `budget` (the host-mapping budget), `fault` (the fault path). This file is the
 //! registry: the memfds frames are mapped from and which window is whose.
 
+// Off Linux, `Kernel::boot` refuses windows: the code is compiled (so it keeps building
+// everywhere) but never reached.
+#![cfg_attr(not(target_os = "linux"), allow(dead_code))]
+
 mod budget;
 mod fault;
 mod reserve;
@@ -76,7 +80,22 @@ pub(crate) struct Windows {
 
 impl Windows {
     /// The registry for `phys`, with a budget of `budget` runs (the host's when `None`).
+    /// Linux only (memfd); `Kernel::boot` refuses windows elsewhere before it gets here.
     pub fn new(phys: &PhysicalMemory, budget: Option<usize>) -> std::io::Result<Arc<Self>> {
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = (phys, budget);
+            Err(std::io::Error::new(
+                std::io::ErrorKind::Unsupported,
+                "host windows need Linux (memfd)",
+            ))
+        }
+        #[cfg(target_os = "linux")]
+        Self::new_on_linux(phys, budget)
+    }
+
+    #[cfg(target_os = "linux")]
+    fn new_on_linux(phys: &PhysicalMemory, budget: Option<usize>) -> std::io::Result<Arc<Self>> {
         let ram_frames = phys.total_frames() as u64;
         Ok(Arc::new(Self {
             ram_fd: phys.ram_fd().try_clone_to_owned()?,
@@ -93,6 +112,9 @@ impl Windows {
     /// Registers the device whose frames start at `first` (its memfd is mapped into
     /// windows from now on).
     pub fn add_device(&self, phys: &PhysicalMemory, first: Pfn) {
+        #[cfg(not(target_os = "linux"))]
+        let _ = (phys, first);
+        #[cfg(target_os = "linux")]
         if let Some((fd, pages)) = phys.device_fd(first) {
             self.devices
                 .write()
