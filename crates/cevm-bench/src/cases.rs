@@ -139,8 +139,8 @@ pub fn access(rounds: u32, quick: bool) -> Vec<Figure> {
     out
 }
 
-/// Nanoseconds of one VirtualAllocCopyEx of `pages` committed pages (best of `rounds`
-/// rounds of `iters`), and of the VirtualFreeEx that releases it.
+/// Nanoseconds of one VirtualAllocCopyEx of `pages` committed pages into the kernel
+/// (best of `rounds` rounds of `iters`), and of the VirtualFreeEx that releases it.
 pub(crate) fn alias_ns(
     t: &mut Thread,
     app: Pid,
@@ -149,23 +149,35 @@ pub(crate) fn alias_ns(
     rounds: u32,
     iters: u64,
 ) -> (f64, f64) {
-    let nk = Handle::from(t.kernel().kernel_pid());
+    let nk = t.kernel().kernel_pid();
+    alias_into_ns(t, app, nk, src, pages, rounds, iters)
+}
+
+/// As [`alias_ns`], into process `dst` (NK.EXE: the kernel half).
+pub(crate) fn alias_into_ns(
+    t: &mut Thread,
+    app: Pid,
+    dst: Pid,
+    src: u32,
+    pages: u32,
+    rounds: u32,
+    iters: u64,
+) -> (f64, f64) {
+    let into = if dst == t.kernel().kernel_pid() {
+        Handle::NULL
+    } else {
+        Handle::from(dst)
+    };
     let (mut best_make, mut best_free) = (f64::MAX, f64::MAX);
     for _ in 0..rounds {
         let (mut make, mut free) = (Duration::ZERO, Duration::ZERO);
         for _ in 0..iters {
             let t0 = Instant::now();
             let p = t
-                .virtual_alloc_copy_ex(
-                    app.into(),
-                    Handle::NULL,
-                    src,
-                    pages * 4096,
-                    Protection::READWRITE,
-                )
+                .virtual_alloc_copy_ex(app.into(), into, src, pages * 4096, Protection::READWRITE)
                 .expect("alias");
             let t1 = Instant::now();
-            t.virtual_free_ex(nk, p & !0xFFFF, 0, AllocType::RELEASE)
+            t.virtual_free_ex(dst.into(), p & !0xFFFF, 0, AllocType::RELEASE)
                 .expect("release");
             free += t1.elapsed();
             make += t1 - t0;
