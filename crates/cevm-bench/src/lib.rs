@@ -4,6 +4,9 @@
 //!
 //! Timings never go into tests: this crate measures, it does not assert.
 
+/// The C ABI figures (libcevm is Linux only).
+#[cfg(target_os = "linux")]
+pub mod cabi;
 pub mod cases;
 mod measure;
 /// Host windows are Linux only (memfd).

@@ -73,5 +73,7 @@ pub fn run_all(scale: Scale) -> Vec<Figure> {
     out.extend(cases::marshal(r, q));
     #[cfg(target_os = "linux")]
     out.extend(crate::windows::windows(r, q));
+    #[cfg(target_os = "linux")]
+    out.extend(crate::cabi::c_abi(r, q));
     out
 }

@@ -21,6 +21,13 @@ fn quick_bench_reports_every_target_figure_as_json() {
         "alloccopy_per_page",
         "rpm_1mib",
         "alloc_free_64k",
+        "marshal_async_alias_64k",
+        "window_read4",
+        "window_write4",
+        "window_alias_16mib",
+        "window_alloc_free_64k",
+        "c_abi_virtual_query",
+        "c_abi_alias_read",
     ] {
         let f = figures
             .iter()
@@ -29,6 +36,7 @@ fn quick_bench_reports_every_target_figure_as_json() {
         assert!(f["ns_per_op"].as_f64().unwrap() > 0.0, "{id}");
         assert!(f["target"].is_string(), "{id} has a target");
         assert!(f["met"].is_boolean(), "{id} says whether it met it");
+        assert!(f["baseline_ns_per_op"].as_f64().unwrap() > 0.0, "{id} has a baseline");
     }
     assert!(figures.iter().any(|f| f["id"] == "alloccopy_scaling"));
 }

@@ -1,6 +1,6 @@
-//! The Rust side of the C ABI benchmark (crates/cevm-ffi/bench/cbench.c): the same
-//! VirtualQuery through the Rust API on the calling thread's CE thread, so the C program
-//! can compare the two in one process. Not part of the documented ABI.
+//! The Rust side of the C ABI figure of `cevm bench` (crates/cevm-bench/src/cabi.rs): the
+//! same VirtualQuery through the Rust API on the calling thread's CE thread, so the bench
+//! compares the two in one process. Not part of the documented ABI.
 
 use std::hint::black_box;
 use std::time::Instant;

@@ -131,15 +131,3 @@ fn the_c_example_driver_story_builds_and_runs() {
     let failures: Vec<String> = progs.iter().filter_map(|p| run(p, &[]).err()).collect();
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
-
-/// The C ABI benchmark (crates/cevm-ffi/bench/cbench.c): VirtualQuery through the C ABI at
-/// most 1.5x the Rust API, a 1 MiB alias read loop at least 0.9x memcpy. Timing: run it
-/// with an optimised library, `cargo test --release -p cevm-ffi --test c_programs -- --ignored`.
-#[test]
-#[ignore = "timing; run with --release"]
-fn c_abi_bench_meets_its_targets() {
-    let src = root().join("crates/cevm-ffi/bench/cbench.c");
-    if let Err(e) = run(&src, &["-O2"]) {
-        panic!("{e}");
-    }
-}
