@@ -154,3 +154,40 @@ pub fn on_thread<R: Copy>(fail: R, f: impl FnOnce(&Booted, &mut Thread) -> R) ->
         })
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_inside_a_guarded_call_becomes_its_failure_result() {
+        assert_eq!(guarded(7u32, || panic!("boom")), 7);
+        assert_eq!(guarded(7u32, || 3), 3);
+        let s = String::from("formatted");
+        assert_eq!(panic_text(&s), "formatted");
+        assert_eq!(panic_text(&"text"), "text");
+        assert_eq!(panic_text(&42u8), "unknown panic");
+    }
+
+    /// A panic in the middle of a CE call leaves the calling thread's CE thread usable, with
+    /// its context: the next call on the same host thread borrows it again.
+    #[test]
+    fn a_panic_inside_a_ce_call_leaves_the_ce_thread_usable() {
+        let pid = on_thread(0, |b, _| {
+            b.kernel.create_process("panic.exe").map_or(0, |p| p.0)
+        });
+        assert_ne!(pid, 0);
+        let entered = on_thread(false, |_, t| {
+            t.enter(cevm::Pid(pid), cevm::Mode::User, None).is_ok()
+        });
+        assert!(entered);
+        let r = on_thread(1u32, |_, t| {
+            t.set_last_error(5);
+            panic!("inside a call")
+        });
+        assert_eq!(r, 1, "the panic is the call's failure result");
+        let (now, err) = on_thread((0, 0), |_, t| (t.current_process_id().0, t.last_error()));
+        assert_eq!(now, pid, "the CE thread kept its context");
+        assert_eq!(err, 5);
+    }
+}
