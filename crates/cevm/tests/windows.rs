@@ -501,3 +501,39 @@ fn a_commit_over_a_fragmented_pool_takes_consecutive_frames_and_is_one_mapping()
     assert_eq!(frame(&mut w, one), hole);
     w.check();
 }
+
+/// A range committed page by page, each page's frame following the last, is one run of the
+/// window: a commit that continues a touching run joins it rather than standing beside it,
+/// whether the touching run is after it or before it.
+#[test]
+fn a_range_committed_page_by_page_is_one_host_mapping() {
+    let mut w = world();
+    w.kmode(w.app);
+    let a =
+        w.t.virtual_alloc(0, 0x10000, AllocType::RESERVE, RW)
+            .unwrap();
+    let m0 = w.kernel.window_stats().mappings;
+    // Page 1 first, on the frame after a placeholder's; then page 0 takes the
+    // placeholder's frame: it continues the run after it.
+    let hold = w.t.virtual_alloc(0, 0x1000, COMMIT, RW).unwrap();
+    w.t.virtual_alloc(a + 0x1000, 0x1000, COMMIT, RW).unwrap();
+    w.t.virtual_free(hold, 0, AllocType::RELEASE).unwrap();
+    w.t.virtual_alloc(a, 0x1000, COMMIT, RW).unwrap();
+    // Then pages 2 to 15 from the bottom up: each continues the run before it.
+    for i in 2..16 {
+        w.t.virtual_alloc(a + i * 0x1000, 0x1000, COMMIT, RW)
+            .unwrap();
+    }
+    let frames: Vec<u64> = (0..16)
+        .map(|i| {
+            w.t.lock_pages(a + i * 0x1000, 0x1000, cevm::LockFlags::QUERY_ONLY)
+                .unwrap()[0]
+        })
+        .collect();
+    assert!(
+        frames.windows(2).all(|p| p[1] == p[0] + 0x1000),
+        "the frames follow the pages: {frames:x?}"
+    );
+    assert_eq!(w.kernel.window_stats().mappings, m0 + 1);
+    w.check();
+}

@@ -206,8 +206,9 @@ impl Side {
     }
 
     /// `[lo, hi)` is one run from frame `pfn` (writable or not), over pages no run shows:
-    /// maps it as it is. False (nothing done) when a run is already there or the frames
-    /// are not all in one backing.
+    /// maps it as it is. False (nothing done) when a run is already there, the frames are
+    /// not all in one backing, or a touching run continues it (then the entries are read,
+    /// so the two join: a range committed page by page stays one run).
     fn open_run(&mut self, w: &Windows, lo: u64, hi: u64, pfn: u64, write: bool) -> bool {
         let pages = (hi - lo) / PAGE;
         if self.runs.range(lo..hi).next().is_some() || self.straddles(lo, hi) {
@@ -218,6 +219,17 @@ impl Side {
             return false;
         };
         if pfn + pages > limit {
+            return false;
+        }
+        let joins =
+            |r: &Run, first: u64| r.write == write && r.backing == backing && r.pfn == first;
+        let before = self.runs.range(..lo).next_back();
+        if before.is_some_and(|(&s, r)| {
+            s + r.len() == lo && joins(r, pfn.wrapping_sub(u64::from(r.pages)))
+        }) {
+            return false;
+        }
+        if self.runs.get(&hi).is_some_and(|r| joins(r, pfn + pages)) {
             return false;
         }
         let mut r = Run {
