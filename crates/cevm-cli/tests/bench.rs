@@ -36,7 +36,10 @@ fn quick_bench_reports_every_target_figure_as_json() {
         assert!(f["ns_per_op"].as_f64().unwrap() > 0.0, "{id}");
         assert!(f["target"].is_string(), "{id} has a target");
         assert!(f["met"].is_boolean(), "{id} says whether it met it");
-        assert!(f["baseline_ns_per_op"].as_f64().unwrap() > 0.0, "{id} has a baseline");
+        assert!(
+            f["baseline_ns_per_op"].as_f64().unwrap() > 0.0,
+            "{id} has a baseline"
+        );
     }
     assert!(figures.iter().any(|f| f["id"] == "alloccopy_scaling"));
 }

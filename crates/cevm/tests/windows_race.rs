@@ -165,12 +165,28 @@ fn a_window_never_reaches_a_frame_after_it_went_to_a_new_owner() {
             })
         })
         .collect();
+    let frame = |t: &mut cevm::Thread, va: u32| {
+        t.lock_pages(va, 0x1000, cevm::LockFlags::QUERY_ONLY)
+            .unwrap()[0]
+    };
     let mut bad = 0;
+    let mut reused = 0;
     for round in 0..2000 {
         t.enter(app, Mode::Kernel, None).unwrap();
-        t.virtual_free(x, 0x1000, AllocType::DECOMMIT).unwrap();
+        let old = frame(&mut t, x);
+        // Even rounds decommit X; odd rounds release its reservation (the window's
+        // closed-range path) and reserve it again below.
+        let release = round % 2 == 1;
+        if release {
+            t.virtual_free(x, 0, AllocType::RELEASE).unwrap();
+        } else {
+            t.virtual_free(x, 0x1000, AllocType::DECOMMIT).unwrap();
+        }
         t.enter(drv, Mode::Kernel, None).unwrap();
         let v = t.virtual_alloc(0, 0x1000, AllocType::COMMIT, rw).unwrap();
+        if frame(&mut t, v) == old {
+            reused += 1;
+        }
         let mut page = [0u8; 0x1000];
         t.read_bytes(v, &mut page).unwrap();
         bad += page.iter().filter(|&&b| b != 0).count();
@@ -180,10 +196,20 @@ fn a_window_never_reaches_a_frame_after_it_went_to_a_new_owner() {
         bad += page.iter().filter(|&&b| b != TAG).count();
         t.virtual_free(v, 0, AllocType::RELEASE).unwrap();
         t.enter(app, Mode::Kernel, None).unwrap();
-        t.virtual_alloc(x, 0x1000, AllocType::COMMIT, rw).unwrap();
+        let again = if release {
+            AllocType::RESERVE | AllocType::COMMIT
+        } else {
+            AllocType::COMMIT
+        };
+        assert_eq!(t.virtual_alloc(x, 0x1000, again, rw).unwrap(), x);
         t.write_bytes(x, &[OLD; 0x1000]).unwrap();
         assert_eq!(bad, 0, "round {round}: the victim's page was touched");
     }
+    // The race was the one meant: the victim got X's old frame in most rounds.
+    assert!(
+        reused > 1000,
+        "the victim reused X's frame in only {reused} of 2000 rounds"
+    );
     stop.store(true, Ordering::Relaxed);
     for h in workers {
         h.join().unwrap();
