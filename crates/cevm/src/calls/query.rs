@@ -103,9 +103,20 @@ impl Thread {
         let record = space.record_at(page).copied();
         let limit = record.map_or(u64::from(page) + u64::from(PAGE_SIZE), |r| r.page_end());
         let mut end = u64::from(page) + u64::from(PAGE_SIZE);
-        while end < limit && space.table.get(end as u32).same_region(e) {
-            end += u64::from(PAGE_SIZE);
-        }
+        // The region runs on while the entries stay alike, up to the record's end: scanned
+        // a second-level table's slice at a time.
+        let rest = ((limit.saturating_sub(end)) / u64::from(PAGE_SIZE)) as u32;
+        let mut open = true;
+        space.table.for_runs(end as u32, rest, |_, run| {
+            if open {
+                let k = run
+                    .iter()
+                    .position(|x| !x.same_region(e))
+                    .unwrap_or(run.len());
+                end += k as u64 * u64::from(PAGE_SIZE);
+                open = k == run.len();
+            }
+        });
         info.allocation_base = record.map_or(block_floor(page), |r| r.base);
         info.region_size = (end - u64::from(page)) as u32;
         match e.state() {
