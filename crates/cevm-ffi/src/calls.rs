@@ -20,7 +20,7 @@ use cevm::{
     Protection, Thread,
 };
 
-use crate::ptr::{guest, window_ptr};
+use crate::ptr::{at, guest, window_ptr};
 use crate::state::{Booted, on_call};
 
 type DWORD = u32;
@@ -201,13 +201,13 @@ fn query(
         None => active(t),
         Some(h) => of_handle(t, h),
     };
-    let k = &bk.kernel;
+    let base = bk.kernel.window(pid);
     // SAFETY: `out` is non-NULL (checked above, len != 0 on success) and, by CE's contract,
     // writable for dwLength >= sizeof(MEMORY_BASIC_INFORMATION) bytes.
     unsafe {
         out.write(MemoryBasicInformation {
-            base_address: window_ptr(k, pid, m.base_address),
-            allocation_base: window_ptr(k, pid, m.allocation_base),
+            base_address: at(base, m.base_address),
+            allocation_base: at(base, m.allocation_base),
             allocation_protect: m.allocation_protect.bits(),
             region_size: m.region_size,
             state: m.state.bits(),

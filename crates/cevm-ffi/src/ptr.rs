@@ -22,7 +22,14 @@ pub fn window_ptr(k: &Kernel, pid: Pid, va: u32) -> *mut c_void {
     if va == 0 {
         return std::ptr::null_mut();
     }
-    match k.window(pid) {
+    at(k.window(pid), va)
+}
+
+/// As [`window_ptr`], with the window base already looked up (`Kernel::window`), for a
+/// result with several addresses in one process.
+pub fn at(base: Option<*mut u8>, va: u32) -> *mut c_void {
+    match base {
+        _ if va == 0 => std::ptr::null_mut(),
         Some(base) => base.wrapping_add(va as usize).cast(),
         None => va as usize as *mut c_void,
     }

@@ -4,7 +4,9 @@
 //! the fault handler cannot take a lock, so it reads a second copy through an atomic
 //! pointer guarded by an in-flight counter (`fault.rs`). Each host thread keeps its CE
 //! thread (context, last error, translation cache) in a thread-local, made on first use in
-//! NK.EXE kernel mode, and made afresh when the kernel was booted again.
+//! NK.EXE kernel mode, and made afresh when the kernel was booted again. The thread-local
+//! also keeps the kernel it belongs to, so a call on the current kernel costs one atomic
+//! load (of the boot number), not the lock and a reference count.
 
 use std::any::Any;
 use std::cell::RefCell;
@@ -26,7 +28,7 @@ static KERNEL: RwLock<Option<Arc<Booted>>> = RwLock::new(None);
 static BOOTS: AtomicU64 = AtomicU64::new(0);
 
 thread_local! {
-    static CE: RefCell<Option<(u64, Thread)>> = const { RefCell::new(None) };
+    static CE: RefCell<Option<(Arc<Booted>, Thread)>> = const { RefCell::new(None) };
 }
 
 /// Replaces the program's kernel with a fresh one booted from `config`.
@@ -137,18 +139,25 @@ pub fn guarded<R: Copy>(fail: R, f: impl FnOnce() -> R) -> R {
 /// kernel can be had or `f` panics.
 pub fn on_thread<R: Copy>(fail: R, f: impl FnOnce(&Booted, &mut Thread) -> R) -> R {
     guarded(fail, || {
-        let Ok(b) = current() else {
-            return fail;
-        };
         CE.with(|c| {
             let Ok(mut c) = c.try_borrow_mut() else {
                 return fail;
             };
-            if c.as_ref().map(|x| x.0) != Some(b.id) {
-                *c = Some((b.id, b.kernel.thread()));
+            // Every boot takes a new number before it replaces the kernel: a cached kernel
+            // whose number is still the latest is the current one (or one a boot in
+            // progress is replacing, which this call then precedes).
+            let fresh = c
+                .as_ref()
+                .is_some_and(|(b, _)| b.id == BOOTS.load(Ordering::Acquire));
+            if !fresh {
+                let Ok(b) = current() else {
+                    return fail;
+                };
+                let t = b.kernel.thread();
+                *c = Some((b, t));
             }
             match c.as_mut() {
-                Some((_, t)) => f(&b, t),
+                Some((b, t)) => f(b, t),
                 None => fail,
             }
         })
