@@ -72,9 +72,15 @@ int main(void) {
     CHECK(cevm_check_invariants(&why));
     CHECK(why == NULL);
 
-    /* A second boot replaces the kernel; this thread gets a fresh CE thread. */
+    /* A second boot replaces the kernel; this thread, which used the old one from app.exe
+     * with a last error set, gets a fresh CE thread in NK.EXE on the new kernel. */
+    CHECK(cevm_enter(app, CEVM_USER_MODE, 0));
+    SetLastError(1234);
+    CHECK_EQ(GetCurrentProcessId(), app);
     CHECK_EQ(cevm_boot(NULL), 0);
     CHECK_EQ(GetCurrentProcessId(), cevm_kernel_pid());
     CHECK_EQ(GetLastError(), 0);
+    GlobalMemoryStatus(&ms);
+    CHECK(ms.dwTotalPhys != 16u << 20); /* the default RAM, not the 16 MiB kernel's */
     return CHECK_DONE();
 }
