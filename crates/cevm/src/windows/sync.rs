@@ -188,9 +188,8 @@ impl Side {
         if self.straddles(lo, hi) {
             return false;
         }
-        let inside: Vec<u64> = self.runs.range(lo..hi).map(|(s, _)| *s).collect();
         let mut mapped = 0;
-        for s in inside {
+        while let Some(&s) = self.runs.range(lo..hi).next().map(|(s, _)| s) {
             let r = self.runs.remove(&s).expect("run");
             if r.mapped {
                 mapped += 1;
@@ -510,10 +509,11 @@ impl Hook {
 
     /// Applies every pending change to the host mappings.
     pub fn sync(&mut self, leaf: &Leaves<'_>) {
-        let dirty = std::mem::take(&mut self.dirty);
+        // Taken out while the sides are updated, and put back empty: its room is kept.
+        let mut dirty = std::mem::take(&mut self.dirty);
         let heap = u64::from(SHARED_HEAP_BASE);
         let keeps = kernel_half_keeps(self.windows.static_end);
-        for (a, b, shape) in dirty {
+        for (a, b, shape) in dirty.drain(..) {
             if a < heap {
                 // The lower piece starts where the range does: it keeps the shape.
                 self.own
@@ -535,6 +535,7 @@ impl Hook {
                 }
             }
         }
+        self.dirty = dirty;
     }
 
     /// Adds a window to the kernel half (NK.EXE's hook only) and maps that half in it from
