@@ -210,9 +210,6 @@ impl Side {
     /// so the two join: a range committed page by page stays one run).
     fn open_run(&mut self, w: &Windows, lo: u64, hi: u64, pfn: u64, write: bool) -> bool {
         let pages = (hi - lo) / PAGE;
-        if self.runs.range(lo..hi).next().is_some() || self.straddles(lo, hi) {
-            return false;
-        }
         let devs = w.devices();
         let Some((backing, limit)) = w.backing_range(&devs, pfn) else {
             return false;
@@ -222,11 +219,13 @@ impl Side {
         }
         let joins =
             |r: &Run, first: u64| r.write == write && r.backing == backing && r.pfn == first;
-        let before = self.runs.range(..lo).next_back();
-        if before.is_some_and(|(&s, r)| {
-            s + r.len() == lo && joins(r, pfn.wrapping_sub(u64::from(r.pages)))
-        }) {
-            return false;
+        // The last run starting before `hi`: any run overlapping the range makes it overlap
+        // too (runs are disjoint), and one ending at `lo` may continue into it.
+        if let Some((&s, r)) = self.runs.range(..hi).next_back() {
+            let end = s + r.len();
+            if end > lo || (end == lo && joins(r, pfn.wrapping_sub(u64::from(r.pages)))) {
+                return false;
+            }
         }
         if self.runs.get(&hi).is_some_and(|r| joins(r, pfn + pages)) {
             return false;
