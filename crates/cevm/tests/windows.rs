@@ -537,3 +537,27 @@ fn a_range_committed_page_by_page_is_one_host_mapping() {
     assert_eq!(w.kernel.window_stats().mappings, m0 + 1);
     w.check();
 }
+
+/// The writers that know what they wrote spare the sync its read-back: a 16 MiB commit, its
+/// alias into another process and the alias's release re-derive no page from the entries,
+/// while a protection change on one page (which says nothing of its shape) does.
+#[test]
+fn a_large_commit_alias_and_release_are_synced_without_reading_entries_back() {
+    let mut w = world();
+    w.kmode(w.app);
+    let read = |w: &World| w.kernel.window_stats().pages_rederived;
+    let r0 = read(&w);
+    let a = w.t.virtual_alloc(0, 16 << 20, COMMIT, RW).unwrap();
+    w.driver();
+    let alias =
+        w.t.virtual_alloc_copy_ex(h(w.app), h(w.drv), a, 16 << 20, RW)
+            .unwrap();
+    w.t.virtual_free_ex(h(w.drv), alias & !0xFFFF, 0, AllocType::RELEASE)
+        .unwrap();
+    assert_eq!(read(&w), r0, "nothing was read back");
+    w.kmode(w.app);
+    w.t.virtual_protect(a, 0x1000, Protection::READONLY)
+        .unwrap();
+    assert!(read(&w) > r0, "a protection change is re-derived");
+    w.check();
+}

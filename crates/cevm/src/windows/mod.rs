@@ -17,7 +17,7 @@ mod sync;
 
 use std::collections::BTreeMap;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
 pub use fault::WindowFault;
@@ -41,6 +41,9 @@ pub struct WindowStats {
     pub budget: usize,
     /// Accessible pages left unmapped by the budget, served by the fault path.
     pub pages_to_fault_path: u64,
+    /// Pages of changed ranges the sync has re-derived from their entries so far (a
+    /// writer that says what it wrote, as a large alias or commit does, costs none).
+    pub pages_rederived: u64,
 }
 
 pub(crate) struct DeviceFd {
@@ -76,6 +79,8 @@ pub(crate) struct Windows {
     /// fault path without a lock.
     slots: Box<[AtomicU32]>,
     ranges: Mutex<BTreeMap<u32, Arc<WindowRange>>>,
+    /// Pages re-derived by `Side::sync_range` (`WindowStats::pages_rederived`).
+    pub pages_rederived: AtomicU64,
 }
 
 impl Windows {
@@ -106,6 +111,7 @@ impl Windows {
             budget: Budget::new(budget),
             slots: (0..SLOTS).map(|_| AtomicU32::new(0)).collect(),
             ranges: Mutex::new(BTreeMap::new()),
+            pages_rederived: AtomicU64::new(0),
         }))
     }
 
@@ -244,8 +250,8 @@ impl Kernel {
         self.windows()?.base(pid)
     }
 
-    /// Mappings used, the budget and the pages left to the fault path (all zero when
-    /// host windows are off).
+    /// Mappings used, the budget, the pages left to the fault path and the pages
+    /// re-derived (all zero when host windows are off).
     pub fn window_stats(&self) -> WindowStats {
         match self.windows() {
             None => WindowStats::default(),
@@ -253,6 +259,7 @@ impl Kernel {
                 mappings: w.budget.used(),
                 budget: w.budget.limit(),
                 pages_to_fault_path: w.budget.left(),
+                pages_rederived: w.pages_rederived.load(Ordering::Relaxed),
             },
         }
     }

@@ -272,6 +272,8 @@ impl Side {
             old.push((s, r));
         }
         let devs = w.devices();
+        w.pages_rederived
+            .fetch_add((hi - lo) / PAGE, std::sync::atomic::Ordering::Relaxed);
         // The runs the entries ask for.
         let mut new: Vec<(u64, Run)> = Vec::new();
         let mut va = lo;
@@ -659,6 +661,11 @@ impl Hook {
 /// or touch and joining them loses nothing a writer said (`None`: keep both).
 fn join(last: (u64, u64, Shape), next: (u64, u64, Shape)) -> Option<(u64, u64, Shape)> {
     let (a, b, shape) = next;
+    // The next writer rewrote all of the last range (a reservation, then its commit): what
+    // it says holds for the whole.
+    if a <= last.0 && b >= last.1 {
+        return Some(next);
+    }
     let overlaps = a < last.1 && b > last.0;
     let touches = a == last.1 || b == last.0;
     let alike = matches!(
@@ -718,6 +725,24 @@ mod tests {
         assert_eq!(join((0, 0x1000, run(1)), (0x1000, 0x2000, run(2))), None);
         // Apart and not touching: kept apart.
         assert_eq!(join((0, 0x1000, Unknown), (0x3000, 0x4000, Unknown)), None);
+    }
+
+    #[test]
+    fn a_change_over_all_of_the_last_one_says_what_the_whole_holds() {
+        use Shape::{Closed, Unknown};
+        // A reservation placed, then committed whole in the same call.
+        assert_eq!(
+            join((0x1000, 0x9000, Closed), (0x1000, 0x9000, run(7))),
+            Some((0x1000, 0x9000, run(7)))
+        );
+        assert_eq!(
+            join((0x2000, 0x3000, run(7)), (0x1000, 0x9000, Closed)),
+            Some((0x1000, 0x9000, Closed))
+        );
+        assert_eq!(
+            join((0x2000, 0x3000, Closed), (0, 0x9000, Unknown)),
+            Some((0, 0x9000, Unknown))
+        );
     }
 
     #[test]
