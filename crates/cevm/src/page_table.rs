@@ -93,12 +93,12 @@ impl PageTable {
         }
     }
 
-    /// Notes a change for the host windows; `shape` (asked only when windows are on) is
+    /// Notes a change for the host windows; `shape` (looked at only when windows are on) is
     /// what the writer knows of the entries it wrote.
     #[inline]
-    fn mark(&mut self, va: u32, pages: u32, shape: impl FnOnce() -> Shape) {
+    fn mark(&mut self, va: u32, pages: u32, shape: Shape) {
         if let Some(h) = self.windows.as_deref_mut()
-            && h.mark(va, pages, shape())
+            && h.mark(va, pages, shape)
         {
             self.sync_windows();
         }
@@ -129,7 +129,7 @@ impl PageTable {
                     self.shoot_down();
                 }
                 if old != e {
-                    self.mark(va, 1, || Shape::Unknown);
+                    self.mark(va, 1, Shape::Unknown);
                 }
             }
             None if e.is_free() => {}
@@ -137,7 +137,7 @@ impl PageTable {
                 let mut leaf = Box::new([Pte::FREE; ENTRIES]);
                 leaf[i] = e;
                 *slot = Some(leaf);
-                self.mark(va, 1, || Shape::Unknown);
+                self.mark(va, 1, Shape::Unknown);
             }
         }
     }
@@ -165,7 +165,7 @@ impl PageTable {
         &mut self,
         first: u32,
         count: u32,
-        shape: impl FnOnce() -> Shape,
+        shape: Shape,
         mut f: impl FnMut(u32, &mut [Pte]),
     ) {
         let mut va = u64::from(first & !0xFFF);
@@ -196,7 +196,7 @@ impl PageTable {
         &mut self,
         first: u32,
         count: u32,
-        shape: impl FnOnce() -> Shape,
+        shape: Shape,
         mut f: impl FnMut(u32, &mut [Pte]),
     ) {
         let mut va = u64::from(first & !0xFFF);
@@ -223,7 +223,7 @@ impl PageTable {
         &mut self,
         first: u32,
         count: u32,
-        shape: impl FnOnce() -> Shape,
+        shape: Shape,
         mut f: impl FnMut(u32, &mut Pte),
     ) {
         self.update_runs(first, count, shape, |va, run| {

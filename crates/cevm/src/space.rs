@@ -318,7 +318,7 @@ impl AddressSpace {
         let e = Pte::reserved(kind);
         // A new reservation covers free pages only.
         self.table
-            .fill_uncommitted_runs(base, pages, || Shape::Closed, |_, run| run.fill(e));
+            .fill_uncommitted_runs(base, pages, Shape::Closed, |_, run| run.fill(e));
         self.records.insert(base, r);
     }
 
@@ -337,33 +337,23 @@ impl AddressSpace {
         let reserved = Pte::reserved(r.kind);
         let template = Pte::committed(crate::phys::Pfn(0), prot, true);
         // A placed reservation covers free pages only.
-        self.table.fill_uncommitted_runs(
-            r.base,
-            lead,
-            || Shape::Closed,
-            |_, run| run.fill(reserved),
-        );
+        self.table
+            .fill_uncommitted_runs(r.base, lead, Shape::Closed, |_, run| run.fill(reserved));
         let mapped = frames.len() as u32;
         let shape = self.run_shape(&frames, template);
         let mut rest = frames.install();
-        self.table.fill_uncommitted_runs(
-            first_mapped,
-            mapped,
-            || shape,
-            |_, run| {
+        self.table
+            .fill_uncommitted_runs(first_mapped, mapped, shape, |_, run| {
                 for (e, pfn) in run.iter_mut().zip(rest.by_ref()) {
                     *e = template.with_pfn(pfn);
                 }
-            },
-        );
+            });
         debug_assert!(rest.next().is_none(), "more frames than alias pages");
         let tail = first_mapped + mapped * PAGE_SIZE;
-        self.table.fill_uncommitted_runs(
-            tail,
-            pages - lead - mapped,
-            || Shape::Closed,
-            |_, run| run.fill(reserved),
-        );
+        self.table
+            .fill_uncommitted_runs(tail, pages - lead - mapped, Shape::Closed, |_, run| {
+                run.fill(reserved)
+            });
         self.records.insert(r.base, r);
     }
 
@@ -383,17 +373,12 @@ impl AddressSpace {
             }
         }
         let pages = ((r.page_end() - u64::from(base)) / u64::from(PAGE_SIZE)) as u32;
-        self.table.update_range(
-            base,
-            pages,
-            || Shape::Closed,
-            |_, e| {
-                if e.is_committed() {
-                    frames.push(e.pfn());
-                }
-                *e = Pte::FREE;
-            },
-        );
+        self.table.update_range(base, pages, Shape::Closed, |_, e| {
+            if e.is_committed() {
+                frames.push(e.pfn());
+            }
+            *e = Pte::FREE;
+        });
         if (SHARED_HEAP_BASE..SHARED_HEAP_END).contains(&base) {
             if base < self.shared_cursor {
                 self.shared_cursor = base;
@@ -426,16 +411,12 @@ impl AddressSpace {
         let shape = self.run_shape(&frames, template);
         let mut next = frames.install();
         // The pages are reserved, not committed: nothing is revoked.
-        self.table.fill_uncommitted_runs(
-            first,
-            count,
-            || shape,
-            |_, run| {
+        self.table
+            .fill_uncommitted_runs(first, count, shape, |_, run| {
                 for (e, pfn) in run.iter_mut().zip(next.by_ref()) {
                     *e = template.with_pfn(pfn);
                 }
-            },
-        );
+            });
     }
 
     /// What the entries `template` with `frames` will be, for the host windows (looked at
