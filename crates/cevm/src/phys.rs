@@ -343,14 +343,7 @@ impl PhysicalMemory {
             && let Some(i) =
                 crate::free_runs::lowest_free_run(&pool.free, pool.hint * 64, self.frames, count)
         {
-            self.end_grace_if_any(&mut pool, i..i + count);
-            for j in i..i + count {
-                self.take(&mut pool, j);
-            }
-            return Some(FrameRefs::owning_known(
-                (i..i + count).map(|j| self.ram_pfn(j)).collect(),
-                true,
-            ));
+            return Some(self.take_run(&mut pool, i, count));
         }
         let mut out = Vec::with_capacity(count);
         let start = 0;
@@ -410,6 +403,15 @@ impl PhysicalMemory {
         self.arena.zero_frame(i);
     }
 
+    /// Takes the free frames `i..i + count` (ending the grace period if any is in it).
+    fn take_run(&self, pool: &mut Pool, i: usize, count: usize) -> FrameRefs {
+        self.end_grace_if_any(pool, i..i + count);
+        for j in i..i + count {
+            self.take(pool, j);
+        }
+        FrameRefs::owning_known((i..i + count).map(|j| self.ram_pfn(j)).collect(), true)
+    }
+
     /// Finds `count` physically contiguous free frames whose physical address satisfies
     /// `(pa & align_mask) == 0`, zeroes them and gives each one reference.
     pub fn alloc_contiguous(&self, count: usize, align_mask: u64) -> Option<FrameRefs> {
@@ -425,16 +427,7 @@ impl PhysicalMemory {
             }
             match (i..i + count).find(|&j| !bit(&pool.free, j)) {
                 Some(busy) => i = busy + 1,
-                None => {
-                    self.end_grace_if_any(&mut pool, i..i + count);
-                    for j in i..i + count {
-                        self.take(&mut pool, j);
-                    }
-                    return Some(FrameRefs::owning_known(
-                        (i..i + count).map(|j| self.ram_pfn(j)).collect(),
-                        true,
-                    ));
-                }
+                None => return Some(self.take_run(&mut pool, i, count)),
             }
         }
         None
